@@ -1,0 +1,274 @@
+/* pyrunc-init: the only code that runs on the container side, from clone to
+ * execve. Python plans (see plan.h), this program does.
+ *
+ * usage: pyrunc-init PLAN_FD SYNC_FD FIFO_FD
+ *
+ * Stage 1 (the process pyrunc spawns, still in the host's namespaces) waits
+ * until pyrunc has put it in its cgroups, joins the namespaces given by path,
+ * then clones the container process with CLONE_PARENT so that it is a child
+ * of pyrunc (and, once pyrunc exits, of the caller's subreaper), reports its
+ * pid and exits. The container process sets up the root filesystem and the
+ * process attributes, reports that it is created and waits on the exec fifo
+ * for `start`. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "init.h"
+#include "plan.h"
+
+int sync_fd = -1;
+
+void send_msg(char type, const void *payload, size_t len)
+{
+	char buf[4096];
+	if (len > sizeof(buf) - 1)
+		len = sizeof(buf) - 1;
+	buf[0] = type;
+	memcpy(buf + 1, payload, len);
+	while (send(sync_fd, buf, len + 1, MSG_NOSIGNAL) < 0 && errno == EINTR)
+		;
+}
+
+static void __attribute__((noreturn)) vfail(int err, const char *fmt, va_list ap)
+{
+	char msg[3000];
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof(msg))
+		n = sizeof(msg) - 1;
+	if (err)
+		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(err));
+	send_msg(MSG_ERROR, msg, strlen(msg));
+	_exit(1);
+}
+
+void fail(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfail(0, fmt, ap);
+}
+
+void fail_errno(int err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfail(err, fmt, ap);
+}
+
+/* Block until the parent sends `want`; exit quietly if it went away. */
+void wait_msg(char want)
+{
+	char c;
+	ssize_t n;
+	do
+		n = recv(sync_fd, &c, 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		_exit(1);
+	if (c != want)
+		fail("sync: expected message '%c', got '%c'", want, c);
+}
+
+struct cursor cursor_of(const struct record *r)
+{
+	struct cursor c = { r->data, r->len };
+	return c;
+}
+
+static const unsigned char *take(struct cursor *c, size_t n)
+{
+	const unsigned char *p = c->p;
+	if (c->left < n)
+		fail("plan: record too short");
+	c->p += n;
+	c->left -= n;
+	return p;
+}
+
+uint32_t cur_u32(struct cursor *c)
+{
+	uint32_t v;
+	memcpy(&v, take(c, 4), 4);
+	return v;
+}
+
+uint64_t cur_u64(struct cursor *c)
+{
+	uint64_t v;
+	memcpy(&v, take(c, 8), 8);
+	return v;
+}
+
+const char *cur_str(struct cursor *c)
+{
+	const unsigned char *end = memchr(c->p, 0, c->left);
+	if (!end)
+		fail("plan: unterminated string");
+	return (const char *)take(c, (size_t)(end - c->p) + 1);
+}
+
+int plan_has(const struct plan *p, uint16_t type)
+{
+	for (size_t i = 0; i < p->nrec; i++)
+		if (p->rec[i].type == type)
+			return 1;
+	return 0;
+}
+
+static void read_plan(int fd, struct plan *p)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		fail_errno(errno, "plan: fstat");
+	if (st.st_size < 8 || st.st_size > (64 << 20))
+		fail("plan: bad size %lld", (long long)st.st_size);
+	size_t size = (size_t)st.st_size;
+	unsigned char *buf = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (buf == MAP_FAILED)
+		fail_errno(errno, "plan: mmap");
+	close(fd);
+	if (memcmp(buf, PLAN_MAGIC, 4) != 0)
+		fail("plan: bad magic");
+	uint32_t version;
+	memcpy(&version, buf + 4, 4);
+	if (version != PLAN_VERSION)
+		fail("plan: version %u, expected %u", version, PLAN_VERSION);
+	size_t off = 8;
+	p->nrec = 0;
+	while (off < size) {
+		if (size - off < 8)
+			fail("plan: truncated record header");
+		if (p->nrec == MAX_RECORDS)
+			fail("plan: too many records");
+		struct record *r = &p->rec[p->nrec++];
+		memcpy(&r->type, buf + off, 2);
+		memcpy(&r->len, buf + off + 4, 4);
+		off += 8;
+		if (r->len > size - off)
+			fail("plan: record %u overruns the plan", r->type);
+		r->data = buf + off;
+		off += r->len;
+	}
+}
+
+static int int_arg(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || v < -1 || v > 1 << 20)
+		_exit(2);
+	return (int)v;
+}
+
+/* Join the namespaces given by path, in the order planned (user first). */
+static void join_namespaces(const struct plan *p)
+{
+	for (size_t i = 0; i < p->nrec; i++) {
+		if (p->rec[i].type != R_JOIN_NS)
+			continue;
+		struct cursor c = cursor_of(&p->rec[i]);
+		int nstype = (int)cur_u64(&c);
+		const char *path = cur_str(&c);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			fail_errno(errno, "opening namespace %s", path);
+		if (setns(fd, nstype) < 0)
+			fail_errno(errno, "joining namespace %s", path);
+		close(fd);
+	}
+}
+
+static void set_time_offsets(const struct plan *p)
+{
+	char line[128];
+	for (size_t i = 0; i < p->nrec; i++) {
+		if (p->rec[i].type != R_TIME_OFFSET)
+			continue;
+		struct cursor c = cursor_of(&p->rec[i]);
+		uint32_t clock = cur_u32(&c), nsec = cur_u32(&c);
+		int64_t sec = (int64_t)cur_u64(&c);
+		int n = snprintf(line, sizeof(line), "%u %lld %u", clock, (long long)sec, nsec);
+		int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, line, (size_t)n) != n)
+			fail_errno(errno, "writing time namespace offsets \"%s\"", line);
+		close(fd);
+	}
+}
+
+static void container_main(const struct plan *p, int fifo_fd)
+{
+	const char *path = NULL;
+	if (plan_has(p, R_WAIT_MAPS)) {
+		wait_msg(MSG_MAPS_DONE);
+		/* Become root of the new user namespace, when 0 is mapped. */
+		if (setresgid(0, 0, 0) == 0)
+			setresuid(0, 0, 0);
+	}
+	if (!plan_has(p, R_EXEC))
+		setup_rootfs(p);
+	apply_process(p, &path);
+	send_msg(MSG_READY, NULL, 0);
+	close(sync_fd);
+	exec_process(p, path, fifo_fd);
+}
+
+int main(int argc, char **argv)
+{
+	static struct plan plan;
+	if (argc != 4)
+		return 2;
+	int plan_fd = int_arg(argv[1]);
+	sync_fd = int_arg(argv[2]);
+	int fifo_fd = int_arg(argv[3]);
+	fcntl(sync_fd, F_SETFD, FD_CLOEXEC);
+	if (fifo_fd >= 0)
+		fcntl(fifo_fd, F_SETFD, FD_CLOEXEC);
+	/* Non-dumpable until execve: no ptrace, no /proc/PID/{fd,exe,mem}. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	umask(0);
+	read_plan(plan_fd, &plan);
+	wait_msg(MSG_GO);
+
+	uint64_t flags = 0;
+	for (size_t i = 0; i < plan.nrec; i++)
+		if (plan.rec[i].type == R_CLONE_FLAGS) {
+			struct cursor c = cursor_of(&plan.rec[i]);
+			flags = cur_u64(&c);
+		}
+	join_namespaces(&plan);
+	if (flags & CLONE_NEWTIME) {
+		if (unshare(CLONE_NEWTIME) < 0)
+			fail_errno(errno, "creating the time namespace");
+		set_time_offsets(&plan);
+		flags &= ~(uint64_t)CLONE_NEWTIME;
+	}
+	/* Like fork(), in new namespaces, as a sibling of this process. */
+	long pid = syscall(SYS_clone, (unsigned long)flags | CLONE_PARENT, NULL, NULL, NULL, 0);
+	if (pid < 0)
+		fail_errno(errno, "cloning the container process with namespace flags 0x%llx",
+			   (unsigned long long)flags);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+		container_main(&plan, fifo_fd);
+		_exit(1);
+	}
+	uint32_t child = (uint32_t)pid;
+	send_msg(MSG_PID, &child, sizeof(child));
+	return 0;
+}

@@ -1,0 +1,48 @@
+/* Shared declarations of pyrunc-init, the container's init before execve. */
+#ifndef PYRUNC_INIT_H
+#define PYRUNC_INIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MAX_RECORDS 4096
+
+struct record {
+	uint16_t type;
+	uint32_t len;
+	const unsigned char *data;
+};
+
+/* A cursor over one record's payload; every read is bounds-checked. */
+struct cursor {
+	const unsigned char *p;
+	size_t left;
+};
+
+struct plan {
+	struct record rec[MAX_RECORDS];
+	size_t nrec;
+};
+
+extern int sync_fd;
+
+void fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+void fail_errno(int err, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+void send_msg(char type, const void *payload, size_t len);
+void wait_msg(char want);
+
+uint32_t cur_u32(struct cursor *c);
+uint64_t cur_u64(struct cursor *c);
+const char *cur_str(struct cursor *c);
+struct cursor cursor_of(const struct record *r);
+int plan_has(const struct plan *p, uint16_t type);
+
+/* rootfs.c */
+void setup_rootfs(const struct plan *p);
+void finish_rootfs(const struct plan *p);
+
+/* process.c */
+void apply_process(const struct plan *p, const char **path_out);
+void exec_process(const struct plan *p, const char *path, int fifo_fd);
+
+#endif

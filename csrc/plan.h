@@ -1,0 +1,53 @@
+/* The plan: a compact, length-checked description of what the container's
+ * init must do, written by pyrunc/plan.py and read by init.c.
+ *
+ * Layout: "PYRP" magic, u32 version, then records:
+ *   u16 type, u16 zero, u32 length, payload[length]
+ * Integers are little-endian host order; strings are NUL-terminated and
+ * must end inside their record. Keep the numbers in step with plan.py
+ * (tests/test_plan.py checks that they agree). */
+#ifndef PYRUNC_PLAN_H
+#define PYRUNC_PLAN_H
+
+#define PLAN_MAGIC "PYRP"
+#define PLAN_VERSION 1
+
+enum plan_record {
+	R_CLONE_FLAGS = 1,    /* u64 CLONE_NEW* flags for the container init */
+	R_JOIN_NS = 2,        /* u64 nstype, str path */
+	R_ROOTFS = 3,         /* str absolute host path */
+	R_ROOT_PROPAGATION = 4, /* u64 mount flags for "/" after pivot (0: none) */
+	R_READONLY_ROOT = 5,  /* - */
+	R_NO_PIVOT = 6,       /* - */
+	R_MOUNT = 7,          /* u64 flags, u64 propagation, u32 bind, str src, dst, type, data, where */
+	R_DEVICE = 8,         /* u32 mode, major, minor, uid, gid, bind; str path */
+	R_SYMLINK = 9,        /* str target, str link path */
+	R_HOSTNAME = 10,      /* str */
+	R_DOMAINNAME = 11,    /* str */
+	R_ARGS = 12,          /* str... */
+	R_ENV = 13,           /* str... */
+	R_CWD = 14,           /* str */
+	R_USER = 15,          /* u32 uid, gid, umask, ngroups, gid[ngroups] */
+	R_CAPS = 16,          /* u64 bounding, effective, inheritable, permitted, ambient */
+	R_RLIMIT = 17,        /* u32 resource, u64 soft, u64 hard */
+	R_NO_NEW_PRIVS = 18,  /* - */
+	R_PRESERVE_FDS = 19,  /* u32 count */
+	R_WAIT_MAPS = 20,     /* - : the child waits for the parent to write id maps */
+	R_MASKED_PATH = 21,   /* str */
+	R_READONLY_PATH = 22, /* str */
+	R_SYSCTL = 23,        /* str key, str value */
+	R_HOOK_SYNC = 24,     /* - : stop for createRuntime/createContainer hooks */
+	R_EXEC = 25,          /* - : join a running container, no filesystem setup */
+	R_TIME_OFFSET = 26,   /* u32 clock id, u32 nsec, i64 sec */
+};
+
+/* Messages on the sync socket (one byte, then a payload). */
+#define MSG_GO 'g'        /* parent -> stage 1: cgroups are joined, go on */
+#define MSG_PID 'P'       /* stage 1 -> parent: u32 pid of the container process */
+#define MSG_MAPS_DONE 'm' /* parent -> child: uid/gid maps are written */
+#define MSG_HOOKS 'H'     /* child -> parent: run createRuntime hooks now */
+#define MSG_CONTINUE 'c'  /* parent -> child: hooks ran, go on */
+#define MSG_READY 'R'     /* child -> parent: created, waiting for start */
+#define MSG_ERROR 'E'     /* any -> parent: text of the error, then exit */
+
+#endif

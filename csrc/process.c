@@ -1,0 +1,219 @@
+/* The container process's attributes: rlimits, user and groups,
+ * capabilities, no_new_privs, umask and cwd; then the wait for `start` and
+ * execve. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "init.h"
+#include "plan.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define MAX_ARGS 65536
+
+static char *argv_buf[MAX_ARGS + 1];
+static char *envp_buf[MAX_ARGS + 1];
+static char found_path[PATH_MAX];
+
+static void collect(const struct plan *p, uint16_t type, char **out)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->nrec; i++) {
+		if (p->rec[i].type != type)
+			continue;
+		struct cursor c = cursor_of(&p->rec[i]);
+		while (c.left > 0) {
+			if (n == MAX_ARGS)
+				fail("plan: too many strings");
+			out[n++] = (char *)cur_str(&c);
+		}
+	}
+	out[n] = NULL;
+}
+
+static int last_cap(void)
+{
+	int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+	char buf[16] = { 0 };
+	if (fd < 0)
+		return CAP_LAST_CAP;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? atoi(buf) : CAP_LAST_CAP;
+}
+
+static void set_caps(const uint64_t caps[5], int last)
+{
+	enum { BOUNDING, EFFECTIVE, INHERITABLE, PERMITTED, AMBIENT };
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+	for (int i = 0; i < 2; i++) {
+		data[i].effective = (uint32_t)(caps[EFFECTIVE] >> (32 * i));
+		data[i].permitted = (uint32_t)(caps[PERMITTED] >> (32 * i));
+		data[i].inheritable = (uint32_t)(caps[INHERITABLE] >> (32 * i));
+	}
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		fail_errno(errno, "setting capabilities");
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		fail_errno(errno, "clearing ambient capabilities");
+	for (int cap = 0; cap <= last && cap < 64; cap++)
+		if ((caps[AMBIENT] >> cap) & 1)
+			if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+				fail_errno(errno, "raising ambient capability %d", cap);
+}
+
+/* Find the program as execve(2) from a shell would, in the container. */
+static const char *find_program(const char *name, char **envp)
+{
+	struct stat st;
+	if (strchr(name, '/')) {
+		if (stat(name, &st) < 0)
+			fail_errno(errno, "unable to start container process: exec: \"%s\": stat %s",
+				   name, name);
+		if (S_ISDIR(st.st_mode) || access(name, X_OK) < 0)
+			fail("unable to start container process: exec: \"%s\": permission denied",
+			     name);
+		return name;
+	}
+	const char *path = DEFAULT_PATH;
+	for (char **e = envp; *e; e++)
+		if (strncmp(*e, "PATH=", 5) == 0)
+			path = *e + 5;
+	int denied = 0;
+	while (*path) {
+		const char *end = strchrnul(path, ':');
+		size_t dirlen = (size_t)(end - path);
+		int n = snprintf(found_path, sizeof(found_path), "%.*s%s%s", (int)dirlen, path,
+				 dirlen ? "/" : "", name);
+		if (n > 0 && (size_t)n < sizeof(found_path) && stat(found_path, &st) == 0) {
+			if (!S_ISDIR(st.st_mode) && access(found_path, X_OK) == 0)
+				return found_path;
+			denied = 1;
+		}
+		path = *end ? end + 1 : end;
+	}
+	if (denied)
+		fail("unable to start container process: exec: \"%s\": permission denied", name);
+	fail("unable to start container process: exec: \"%s\": executable file not found in $PATH",
+	     name);
+}
+
+void apply_process(const struct plan *p, const char **path_out)
+{
+	const char *cwd = "/";
+	const uint64_t *caps = NULL;
+	uint64_t capv[5];
+	mode_t mask = 022;
+	int last = last_cap();
+
+	for (size_t i = 0; i < p->nrec; i++) {
+		const struct record *r = &p->rec[i];
+		struct cursor c = cursor_of(r);
+		if (r->type == R_RLIMIT) {
+			int res = (int)cur_u32(&c);
+			struct rlimit rl;
+			rl.rlim_cur = cur_u64(&c);
+			rl.rlim_max = cur_u64(&c);
+			if (setrlimit(res, &rl) < 0)
+				fail_errno(errno, "setting rlimit %d to %llu/%llu", res,
+					   (unsigned long long)rl.rlim_cur,
+					   (unsigned long long)rl.rlim_max);
+		} else if (r->type == R_CWD) {
+			cwd = cur_str(&c);
+		} else if (r->type == R_CAPS) {
+			for (int k = 0; k < 5; k++)
+				capv[k] = cur_u64(&c);
+			caps = capv;
+		}
+	}
+	if (caps) {
+		for (int cap = 0; cap <= last; cap++)
+			if (cap >= 64 || !((caps[0] >> cap) & 1))
+				if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+					fail_errno(errno, "dropping capability %d from the bounding set",
+						   cap);
+		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+			fail_errno(errno, "prctl(PR_SET_KEEPCAPS)");
+	}
+	for (size_t i = 0; i < p->nrec; i++) {
+		const struct record *r = &p->rec[i];
+		if (r->type != R_USER)
+			continue;
+		struct cursor c = cursor_of(r);
+		uid_t uid = cur_u32(&c);
+		gid_t gid = cur_u32(&c);
+		uint32_t um = cur_u32(&c), ngroups = cur_u32(&c);
+		if (ngroups > 65536)
+			fail("plan: too many additional gids");
+		gid_t *groups = calloc(ngroups ? ngroups : 1, sizeof(gid_t));
+		if (!groups)
+			fail("out of memory");
+		for (uint32_t k = 0; k < ngroups; k++)
+			groups[k] = cur_u32(&c);
+		if (um != UINT32_MAX)
+			mask = (mode_t)um;
+		/* setgroups is refused in a user namespace with setgroups "deny". */
+		if (setgroups(ngroups, groups) < 0 && !(errno == EPERM && ngroups == 0))
+			fail_errno(errno, "setting additional groups");
+		free(groups);
+		if (setresgid(gid, gid, gid) < 0)
+			fail_errno(errno, "setting gid %u", gid);
+		if (setresuid(uid, uid, uid) < 0)
+			fail_errno(errno, "setting uid %u", uid);
+	}
+	if (caps) {
+		set_caps(caps, last);
+		prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+	}
+	if (plan_has(p, R_NO_NEW_PRIVS) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		fail_errno(errno, "prctl(PR_SET_NO_NEW_PRIVS)");
+	umask(mask);
+	if (chdir(cwd) < 0)
+		fail_errno(errno, "chdir to cwd (\"%s\") set in config.json", cwd);
+	/* The cwd must be inside the container's root (CVE-2024-21626). */
+	char here[PATH_MAX];
+	if (!getcwd(here, sizeof(here)) || here[0] != '/')
+		fail("cwd \"%s\" is outside the container's root", cwd);
+	collect(p, R_ARGS, argv_buf);
+	collect(p, R_ENV, envp_buf);
+	if (!argv_buf[0])
+		fail("process.args is empty");
+	*path_out = find_program(argv_buf[0], envp_buf);
+}
+
+void exec_process(const struct plan *p, const char *path, int fifo_fd)
+{
+	unsigned preserve = 0;
+	for (size_t i = 0; i < p->nrec; i++)
+		if (p->rec[i].type == R_PRESERVE_FDS) {
+			struct cursor c = cursor_of(&p->rec[i]);
+			preserve = cur_u32(&c);
+		}
+	if (fifo_fd >= 0) {
+		char c;
+		ssize_t n;
+		do
+			n = read(fifo_fd, &c, 1);
+		while (n < 0 && errno == EINTR);
+		if (n != 1)
+			_exit(1);
+		close(fifo_fd);
+	}
+	/* Nothing but stdio and the preserved fds reaches the process. */
+	if (syscall(SYS_close_range, 3 + preserve, ~0U, 0) < 0)
+		for (int fd = 3 + (int)preserve; fd < 65536; fd++)
+			close(fd);
+	execve(path, argv_buf, envp_buf);
+	_exit(errno == ENOENT ? 127 : 126);
+}

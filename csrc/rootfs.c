@@ -1,0 +1,411 @@
+/* The container's root filesystem: mounts, devices, pivot_root, masked and
+ * read-only paths. Every destination is resolved inside the rootfs with
+ * openat2(RESOLVE_IN_ROOT) and mounted through its fd, so a symlink in the
+ * image can never send a mount outside the rootfs. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "init.h"
+#include "plan.h"
+
+static int root_fd = -1;
+static const char *rootfs;
+
+static int openat2_in_root(const char *path, int flags, unsigned long long resolve)
+{
+	struct open_how how = { .flags = (unsigned long long)flags | O_CLOEXEC,
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | resolve };
+	int fd;
+	do
+		fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+	while (fd < 0 && errno == EAGAIN);
+	return fd;
+}
+
+/* Split "a/b/c" into the parent "a/b" (in buf) and return "c". */
+static const char *split_path(const char *path, char *buf, size_t size)
+{
+	if (strlen(path) >= size)
+		fail("path too long: %s", path);
+	strcpy(buf, path);
+	size_t n = strlen(buf);
+	while (n > 1 && buf[n - 1] == '/')
+		buf[--n] = '\0';
+	char *slash = strrchr(buf, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	if (buf[0] == '\0')
+		strcpy(buf, "/");
+	return slash + 1;
+}
+
+/* Open the directory at `path` inside the rootfs, creating missing parts. */
+static int mkdir_in_root(const char *path, int depth)
+{
+	int fd = openat2_in_root(path, O_PATH | O_DIRECTORY, 0);
+	if (fd >= 0 || errno != ENOENT)
+		return fd;
+	if (depth > 64)
+		return -1;
+	char parent[PATH_MAX];
+	const char *base = split_path(path, parent, sizeof(parent));
+	if (!base || !*base || strcmp(base, "..") == 0 || strcmp(base, ".") == 0)
+		return -1;
+	int pfd = mkdir_in_root(parent, depth + 1);
+	if (pfd < 0)
+		return -1;
+	if (mkdirat(pfd, base, 0755) < 0 && errno != EEXIST) {
+		int e = errno;
+		close(pfd);
+		errno = e;
+		return -1;
+	}
+	close(pfd);
+	return openat2_in_root(path, O_PATH | O_DIRECTORY, 0);
+}
+
+/* Open (creating if missing) the mount point at `dst` inside the rootfs: a
+ * directory, or an empty file when `as_file`. */
+static int open_mountpoint(const char *dst, int as_file, unsigned long long resolve)
+{
+	int fd = openat2_in_root(dst, O_PATH, resolve);
+	if (fd >= 0 || errno != ENOENT)
+		return fd;
+	if (!as_file)
+		return mkdir_in_root(dst, 0);
+	char parent[PATH_MAX];
+	const char *base = split_path(dst, parent, sizeof(parent));
+	if (!base)
+		return -1;
+	int pfd = mkdir_in_root(parent, 0);
+	if (pfd < 0)
+		return -1;
+	int f = openat(pfd, base, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (f < 0 && errno != EEXIST) {
+		int e = errno;
+		close(pfd);
+		errno = e;
+		return -1;
+	}
+	if (f >= 0)
+		close(f);
+	close(pfd);
+	return openat2_in_root(dst, O_PATH, resolve);
+}
+
+static void fd_path(int fd, char *buf, size_t size)
+{
+	snprintf(buf, size, "/proc/self/fd/%d", fd);
+}
+
+/* Flags of the mount at `path` that a bind remount must keep (locked ones). */
+static unsigned long kept_flags(const char *path)
+{
+	struct statvfs sv;
+	unsigned long f = 0;
+	if (statvfs(path, &sv) < 0)
+		return 0;
+	if (sv.f_flag & ST_NOSUID)
+		f |= MS_NOSUID;
+	if (sv.f_flag & ST_NODEV)
+		f |= MS_NODEV;
+	if (sv.f_flag & ST_NOEXEC)
+		f |= MS_NOEXEC;
+	if (sv.f_flag & ST_NOATIME)
+		f |= MS_NOATIME;
+	if (sv.f_flag & ST_NODIRATIME)
+		f |= MS_NODIRATIME;
+	if (sv.f_flag & ST_RELATIME)
+		f |= MS_RELATIME;
+	if (sv.f_flag & ST_RDONLY)
+		f |= MS_RDONLY;
+	return f;
+}
+
+static void do_mount(const struct record *r)
+{
+	struct cursor c = cursor_of(r);
+	unsigned long flags = (unsigned long)cur_u64(&c);
+	unsigned long propagation = (unsigned long)cur_u64(&c);
+	int bind = (int)cur_u32(&c);
+	const char *src = cur_str(&c), *dst = cur_str(&c), *type = cur_str(&c);
+	const char *data = cur_str(&c), *where = cur_str(&c);
+	char target[64];
+	int as_file = 0;
+	struct stat st;
+
+	if (bind) {
+		if (stat(src, &st) < 0)
+			fail_errno(errno, "%s: bind mount source %s", where, src);
+		as_file = !S_ISDIR(st.st_mode);
+	}
+	/* proc and sysfs must land on a real directory, never through a symlink. */
+	unsigned long long resolve = 0;
+	if (strcmp(type, "proc") == 0 || strcmp(type, "sysfs") == 0)
+		resolve = RESOLVE_NO_SYMLINKS;
+	int fd = open_mountpoint(dst, as_file, resolve);
+	if (fd < 0)
+		fail_errno(errno, "%s: creating mount point %s%s", where, rootfs, dst);
+	if (resolve && (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)))
+		fail("%s: mount point %s%s is not a directory", where, rootfs, dst);
+	fd_path(fd, target, sizeof(target));
+	if (bind) {
+		if (mount(src, target, NULL, MS_BIND | (flags & MS_REC), NULL) < 0)
+			fail_errno(errno, "%s: bind mounting %s at %s%s", where, src, rootfs, dst);
+		unsigned long extra = flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+		if (extra) {
+			/* Reopen: the fd points below the new mount. */
+			close(fd);
+			fd = openat2_in_root(dst, O_PATH, 0);
+			if (fd < 0)
+				fail_errno(errno, "%s: reopening %s%s", where, rootfs, dst);
+			fd_path(fd, target, sizeof(target));
+			if (mount(NULL, target, NULL,
+				  MS_BIND | MS_REMOUNT | extra | kept_flags(target), NULL) < 0)
+				fail_errno(errno, "%s: remounting %s%s with its options", where,
+					   rootfs, dst);
+		}
+	} else if (mount(src, target, type, flags, *data ? data : NULL) < 0) {
+		fail_errno(errno, "%s: mounting %s (type %s) at %s%s", where, src, type, rootfs, dst);
+	}
+	if (propagation) {
+		close(fd);
+		fd = openat2_in_root(dst, O_PATH, 0);
+		if (fd < 0)
+			fail_errno(errno, "%s: reopening %s%s", where, rootfs, dst);
+		fd_path(fd, target, sizeof(target));
+		if (mount(NULL, target, NULL, propagation, NULL) < 0)
+			fail_errno(errno, "%s: setting propagation of %s%s", where, rootfs, dst);
+	}
+	close(fd);
+}
+
+static void make_device(const struct record *r)
+{
+	struct cursor c = cursor_of(r);
+	mode_t mode = cur_u32(&c);
+	unsigned major_ = cur_u32(&c), minor_ = cur_u32(&c);
+	uid_t uid = cur_u32(&c);
+	gid_t gid = cur_u32(&c);
+	int bind = (int)cur_u32(&c);
+	const char *path = cur_str(&c);
+	char parent[PATH_MAX], target[64];
+	const char *base = split_path(path, parent, sizeof(parent));
+	if (!base || !*base)
+		fail("device path %s is not valid", path);
+	int pfd = mkdir_in_root(parent, 0);
+	if (pfd < 0)
+		fail_errno(errno, "creating the directory of device %s", path);
+	if (bind) {
+		/* In a user namespace: bind the host's node onto an empty file. */
+		int f = openat(pfd, base, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (f < 0 && errno != EEXIST)
+			fail_errno(errno, "creating device mount point %s", path);
+		if (f >= 0)
+			close(f);
+		int fd = openat2_in_root(path, O_PATH, RESOLVE_NO_SYMLINKS);
+		if (fd < 0)
+			fail_errno(errno, "opening device mount point %s", path);
+		fd_path(fd, target, sizeof(target));
+		if (mount(path, target, NULL, MS_BIND, NULL) < 0)
+			fail_errno(errno, "bind mounting device %s", path);
+		close(fd);
+	} else {
+		if (mknodat(pfd, base, mode, makedev(major_, minor_)) < 0) {
+			if (errno != EEXIST)
+				fail_errno(errno, "creating device %s", path);
+			if (unlinkat(pfd, base, 0) < 0 ||
+			    mknodat(pfd, base, mode, makedev(major_, minor_)) < 0)
+				fail_errno(errno, "replacing %s with a device node", path);
+		}
+		if (fchownat(pfd, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+			fail_errno(errno, "changing the owner of device %s", path);
+	}
+	close(pfd);
+}
+
+static void make_symlink(const struct record *r)
+{
+	struct cursor c = cursor_of(r);
+	const char *target = cur_str(&c), *path = cur_str(&c);
+	char parent[PATH_MAX];
+	const char *base = split_path(path, parent, sizeof(parent));
+	if (!base || !*base)
+		fail("symlink path %s is not valid", path);
+	int pfd = mkdir_in_root(parent, 0);
+	if (pfd < 0)
+		fail_errno(errno, "creating the directory of %s", path);
+	if (symlinkat(target, pfd, base) < 0 && errno != EEXIST)
+		fail_errno(errno, "creating symlink %s", path);
+	close(pfd);
+}
+
+static void pivot(int no_pivot)
+{
+	if (no_pivot) {
+		if (chdir(rootfs) < 0)
+			fail_errno(errno, "chdir to %s", rootfs);
+		if (mount(rootfs, "/", NULL, MS_MOVE, NULL) < 0)
+			fail_errno(errno, "moving %s to / (--no-pivot)", rootfs);
+		if (chroot(".") < 0)
+			fail_errno(errno, "chroot to %s", rootfs);
+	} else {
+		int old_root = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+		if (old_root < 0)
+			fail_errno(errno, "opening the old root");
+		if (fchdir(root_fd) < 0)
+			fail_errno(errno, "chdir to %s", rootfs);
+		if (syscall(SYS_pivot_root, ".", ".") < 0)
+			fail_errno(errno, "pivot_root to %s", rootfs);
+		if (fchdir(old_root) < 0)
+			fail_errno(errno, "chdir to the old root");
+		if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+			fail_errno(errno, "making the old root a slave");
+		if (umount2(".", MNT_DETACH) < 0)
+			fail_errno(errno, "detaching the old root");
+		close(old_root);
+	}
+	if (chdir("/") < 0)
+		fail_errno(errno, "chdir to the new root");
+}
+
+static void mask_path(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return;
+		fail_errno(errno, "masking %s", path);
+	}
+	if (S_ISDIR(st.st_mode)) {
+		if (mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0k") < 0)
+			fail_errno(errno, "masking directory %s", path);
+		return;
+	}
+	struct stat null_st;
+	if (stat("/dev/null", &null_st) < 0 || !S_ISCHR(null_st.st_mode) ||
+	    null_st.st_rdev != makedev(1, 3))
+		fail("masking %s: /dev/null is not the null device", path);
+	if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0)
+		fail_errno(errno, "masking %s", path);
+}
+
+static void readonly_path(const char *path)
+{
+	if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
+		if (errno == ENOENT)
+			return;
+		fail_errno(errno, "making %s read-only", path);
+	}
+	if (mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | kept_flags(path), NULL) < 0)
+		fail_errno(errno, "making %s read-only", path);
+}
+
+static void write_sysctl(const char *key, const char *value)
+{
+	char path[PATH_MAX];
+	int n = snprintf(path, sizeof(path), "/proc/sys/%s", key);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		fail("sysctl %s: name too long", key);
+	for (char *s = path + 10; *s; s++)
+		if (*s == '.')
+			*s = '/';
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		fail_errno(errno, "setting sysctl %s", key);
+	size_t len = strlen(value);
+	if (write(fd, value, len) != (ssize_t)len)
+		fail_errno(errno, "setting sysctl %s to %s", key, value);
+	close(fd);
+}
+
+void setup_rootfs(const struct plan *p)
+{
+	unsigned long root_propagation = 0;
+	for (size_t i = 0; i < p->nrec; i++) {
+		struct cursor c = cursor_of(&p->rec[i]);
+		if (p->rec[i].type == R_ROOTFS)
+			rootfs = cur_str(&c);
+		else if (p->rec[i].type == R_ROOT_PROPAGATION)
+			root_propagation = (unsigned long)cur_u64(&c);
+	}
+	if (!rootfs)
+		fail("plan: no rootfs");
+	if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+		fail_errno(errno, "making / a recursive slave");
+	if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+		fail_errno(errno, "bind mounting the rootfs %s", rootfs);
+	root_fd = open(rootfs, O_DIRECTORY | O_PATH | O_CLOEXEC);
+	if (root_fd < 0)
+		fail_errno(errno, "opening the rootfs %s", rootfs);
+
+	for (size_t i = 0; i < p->nrec; i++) {
+		const struct record *r = &p->rec[i];
+		struct cursor c = cursor_of(r);
+		switch (r->type) {
+		case R_MOUNT:
+			do_mount(r);
+			break;
+		case R_DEVICE:
+			make_device(r);
+			break;
+		case R_SYMLINK:
+			make_symlink(r);
+			break;
+		case R_HOSTNAME: {
+			const char *h = cur_str(&c);
+			if (sethostname(h, strlen(h)) < 0)
+				fail_errno(errno, "setting hostname %s", h);
+			break;
+		}
+		case R_DOMAINNAME: {
+			const char *d = cur_str(&c);
+			if (setdomainname(d, strlen(d)) < 0)
+				fail_errno(errno, "setting domainname %s", d);
+			break;
+		}
+		}
+	}
+	if (plan_has(p, R_HOOK_SYNC)) {
+		send_msg(MSG_HOOKS, NULL, 0);
+		wait_msg(MSG_CONTINUE);
+	}
+	pivot(plan_has(p, R_NO_PIVOT));
+	close(root_fd);
+	finish_rootfs(p);
+	if (root_propagation && mount(NULL, "/", NULL, root_propagation, NULL) < 0)
+		fail_errno(errno, "setting rootfsPropagation of /");
+}
+
+/* After pivot_root: sysctls, masked and read-only paths, read-only root. */
+void finish_rootfs(const struct plan *p)
+{
+	for (size_t i = 0; i < p->nrec; i++) {
+		const struct record *r = &p->rec[i];
+		struct cursor c = cursor_of(r);
+		if (r->type == R_SYSCTL) {
+			const char *key = cur_str(&c);
+			write_sysctl(key, cur_str(&c));
+		} else if (r->type == R_MASKED_PATH) {
+			mask_path(cur_str(&c));
+		} else if (r->type == R_READONLY_PATH) {
+			readonly_path(cur_str(&c));
+		}
+	}
+	if (plan_has(p, R_READONLY_ROOT) &&
+	    mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | kept_flags("/"), NULL) < 0)
+		fail_errno(errno, "remounting / read-only");
+}

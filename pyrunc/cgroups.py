@@ -1,0 +1,181 @@
+"""cgroups from the host side: find the hierarchies (v1, v2 or hybrid), make
+the container's cgroup in each, put a process in, and remove them again.
+Limits are not applied here (see linux.resources, a later step)."""
+
+import os
+import time
+
+from .errors import PyruncError
+
+MOUNTINFO = "/proc/self/mountinfo"
+
+
+class Hierarchy:
+    """One mounted cgroup hierarchy."""
+
+    def __init__(self, name: str, mountpoint: str, root: str, version: int) -> None:
+        self.name = name  # "memory", "cpu,cpuacct", "name=systemd", or "" for v2
+        self.mountpoint = mountpoint
+        self.root = root  # the hierarchy path mounted at mountpoint
+        self.version = version
+
+    @property
+    def dirname(self) -> str:
+        """Directory name under /sys/fs/cgroup inside a container."""
+        if self.version == 2:
+            return "unified"
+        return self.name.replace("name=", "")
+
+
+def hierarchies(mountinfo: str = MOUNTINFO) -> list[Hierarchy]:
+    """The cgroup hierarchies mounted in this mount namespace (first mount of each)."""
+    out: list[Hierarchy] = []
+    seen: set[str] = set()
+    with open(mountinfo) as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            fields = left.split()
+            rfields = right.split()
+            if len(rfields) < 3 or rfields[0] not in ("cgroup", "cgroup2"):
+                continue
+            if rfields[0] == "cgroup2":
+                name, version = "", 2
+            else:
+                opts = rfields[2].split(",")
+                ctrls = [o for o in opts if o not in ("rw", "ro") and "=" not in o
+                         and o not in ("clone_children", "noprefix", "xattr", "cpuset_v2_mode")]
+                ctrls += [o for o in opts if o.startswith("name=")]
+                name, version = ",".join(ctrls), 1
+            if name in seen:
+                continue
+            seen.add(name)
+            out.append(Hierarchy(name, _unescape(fields[4]), _unescape(fields[3]), version))
+    return out
+
+
+def _unescape(s: str) -> str:
+    return s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace(
+        "\\134", "\\")
+
+
+def mode(hs: list[Hierarchy]) -> str:
+    """'v2', 'v1' or 'hybrid'."""
+    versions = {h.version for h in hs}
+    if versions == {2}:
+        return "v2"
+    return "hybrid" if 2 in versions else "v1"
+
+
+def own_cgroups(pid: str = "self") -> dict[str, str]:
+    """This process's cgroup path per hierarchy name ('' for v2)."""
+    out = {}
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _, names, path = line.rstrip("\n").split(":", 2)
+            out[names] = path
+    return out
+
+
+def container_paths(cgroups_path: str | None, cid: str) -> dict[str, str]:
+    """Absolute directories of the container's cgroup, one per hierarchy.
+
+    An absolute cgroupsPath is taken from each hierarchy's root; a relative
+    one (and the default, the container id) from pyrunc's own cgroup."""
+    inner = cgroups_path or cid
+    if ":" in inner and not inner.startswith("/"):
+        raise PyruncError(
+            f"cgroupsPath \"{inner}\" has the systemd form slice:prefix:name, "
+            "which needs --systemd-cgroup (not supported yet)")
+    parts = [p for p in inner.split("/") if p]
+    if not parts or any(p in (".", "..") for p in parts):
+        raise PyruncError(f"invalid cgroupsPath \"{inner}\"")
+    own = own_cgroups()
+    paths = {}
+    for h in hierarchies():
+        if inner.startswith("/"):
+            base = "/"
+        else:
+            base = own.get(h.name, "/")
+        full = os.path.normpath(os.path.join(base, *parts))
+        rel = os.path.relpath(full, h.root) if h.root != "/" else full.lstrip("/")
+        if rel.startswith(".."):
+            continue  # not visible in this mount
+        paths[h.name or "unified"] = os.path.join(h.mountpoint, rel)
+    return paths
+
+
+def create(paths: dict[str, str]) -> list[str]:
+    """Make the directories; return those made, deepest last (for removal)."""
+    made: list[str] = []
+    for name, path in paths.items():
+        missing = []
+        p = path
+        while not os.path.isdir(p):
+            missing.append(p)
+            p = os.path.dirname(p)
+        for d in reversed(missing):
+            try:
+                os.mkdir(d, 0o755)
+            except FileExistsError:
+                continue
+            except OSError as e:
+                raise PyruncError(f"creating cgroup {d}: {e.strerror}") from None
+            made.append(d)
+            if "cpuset" in name.split(","):
+                _init_cpuset(d)
+    return made
+
+
+def _init_cpuset(path: str) -> None:
+    """A new v1 cpuset cgroup starts empty: copy cpus and mems from the parent."""
+    for f in ("cpuset.cpus", "cpuset.mems"):
+        target = os.path.join(path, f)
+        if not os.path.exists(target):
+            continue
+        with open(os.path.join(os.path.dirname(path), f)) as src:
+            value = src.read().strip()
+        with open(target, "w") as dst:
+            dst.write(value)
+
+
+def join(paths: dict[str, str], pid: int) -> None:
+    """Move a process into the container's cgroup in every hierarchy."""
+    for path in paths.values():
+        try:
+            with open(os.path.join(path, "cgroup.procs"), "w") as f:
+                f.write(str(pid))
+        except OSError as e:
+            raise PyruncError(f"joining cgroup {path}: {e.strerror}") from None
+
+
+def procs(paths: dict[str, str]) -> list[int]:
+    """The pids in the container's cgroup (from the first hierarchy that has it)."""
+    for path in paths.values():
+        try:
+            with open(os.path.join(path, "cgroup.procs")) as f:
+                return [int(x) for x in f.read().split()]
+        except OSError:
+            continue
+    return []
+
+
+def remove(made: list[str], timeout: float = 5.0) -> None:
+    """Remove the directories made for the container, deepest first; wait for
+    the last processes to leave."""
+    deadline = time.monotonic() + timeout
+    for d in sorted(made, key=lambda p: p.count("/"), reverse=True):
+        while True:
+            try:
+                if any(e.is_dir() for e in os.scandir(d)):
+                    break  # another container's cgroup lives below: keep it
+                os.rmdir(d)
+                break
+            except FileNotFoundError:
+                break
+            except OSError as e:
+                if e.errno == 16 and time.monotonic() < deadline:  # EBUSY
+                    time.sleep(0.005)
+                    continue
+                if e.errno in (16, 39):  # still busy, or has children not ours
+                    break
+                raise PyruncError(f"removing cgroup {d}: {e.strerror}") from None

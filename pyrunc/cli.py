@@ -1,0 +1,271 @@
+"""The command line, compatible with runc's: global flags, then a command.
+
+Parsed by hand: argparse imports re and costs more than a whole `state`."""
+
+import os
+import sys
+
+from . import log
+from .errors import PyruncError
+from .state import DEFAULT_ROOT
+
+USAGE = """usage: pyrunc [global options] command [command options] [arguments...]
+
+An OCI container runtime, compatible with runc.
+
+commands:
+  create    create a container            start     start a created container
+  run       create and start a container  state     print the state of a container
+  kill      send a signal to a container  delete    delete a container
+  list      list containers               spec      write a default config.json
+  features  print the features document
+
+global options:
+  --root DIR          state directory (default /run/pyrunc)
+  --log FILE          log file (default stderr)
+  --log-format FMT    text or json
+  --debug             debug logging
+  --systemd-cgroup    use the systemd cgroup driver (not supported yet)
+  --version, -v       print the version
+  --help, -h          show this help
+"""
+
+# name: (takes a value, aliases)
+GLOBAL_FLAGS = {
+    "root": True, "log": True, "log-format": True, "debug": False, "systemd-cgroup": False,
+    "rootless": True, "criu": True, "version": False, "help": False,
+}
+CREATE_FLAGS = {"bundle": True, "pid-file": True, "console-socket": True, "no-pivot": False,
+                "no-new-keyring": False, "preserve-fds": True, "pidfd-socket": True}
+COMMANDS = {
+    "create": CREATE_FLAGS,
+    "run": {**CREATE_FLAGS, "detach": False, "keep": False, "no-subreaper": False},
+    "start": {},
+    "state": {},
+    "kill": {"all": False},
+    "delete": {"force": False},
+    "list": {"format": True, "quiet": False},
+    "spec": {"bundle": True, "rootless": False},
+    "features": {},
+}
+SHORT = {"b": "bundle", "d": "detach", "a": "all", "f": "force", "q": "quiet", "v": "version",
+         "h": "help"}
+ARGS = {"create": 1, "run": 1, "start": 1, "state": 1, "kill": (1, 2), "delete": 1,
+        "list": 0, "spec": 0, "features": 0}
+
+
+def parse_flags(argv: list[str], spec: dict[str, bool], where: str,
+                stop_at_positional: bool) -> tuple[dict, list[str]]:
+    """Parse --flag, --flag=value, --flag value, -f (runc's forms)."""
+    flags: dict = {}
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest.extend(argv[i + 1:])
+            break
+        if not arg.startswith("-") or arg == "-":
+            if stop_at_positional:
+                rest.extend(argv[i:])
+                break
+            rest.append(arg)
+            i += 1
+            continue
+        name, eq, value = arg.lstrip("-").partition("=")
+        name = SHORT.get(name, name) if len(name) == 1 else name
+        if name not in spec:
+            raise PyruncError(f"{where}: flag provided but not defined: -{arg.lstrip('-')}")
+        if spec[name]:
+            if not eq:
+                i += 1
+                if i >= len(argv):
+                    raise PyruncError(f"{where}: flag needs an argument: --{name}")
+                value = argv[i]
+            flags[name] = value
+        else:
+            if eq and value not in ("true", "false"):
+                raise PyruncError(f"{where}: invalid boolean value \"{value}\" for --{name}")
+            flags[name] = value != "false"
+        i += 1
+    return flags, rest
+
+
+def _preserve_fds(value: str | None) -> int:
+    if value is None:
+        return 0
+    if not value.isdigit() or int(value) > 10000:
+        raise PyruncError(f"invalid --preserve-fds value \"{value}\"")
+    n = int(value)
+    # Hold every preserved number, so no fd of ours lands among them.
+    for fd in range(3, 3 + n):
+        try:
+            os.fstat(fd)
+        except OSError:
+            placeholder = os.open("/dev/null", os.O_RDWR)
+            if placeholder != fd:
+                os.dup2(placeholder, fd, inheritable=True)
+                os.close(placeholder)
+    return n
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: returns the exit status."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        return _main(args)
+    except PyruncError as e:
+        return _fail(str(e))
+    except KeyboardInterrupt:
+        return _fail("interrupted")
+    except OSError as e:
+        where = f" {e.filename}" if e.filename else ""
+        return _fail(f"{e.strerror or e}{':' if where else ''}{where}".strip())
+
+
+def _fail(msg: str) -> int:
+    log.error(msg)
+    sys.stderr.write(f"pyrunc: {msg}\n")
+    return 1
+
+
+def _main(args: list[str]) -> int:
+    gflags, rest = parse_flags(args, GLOBAL_FLAGS, "pyrunc", stop_at_positional=True)
+    fmt = gflags.get("log-format", "text")
+    if fmt not in ("text", "json"):
+        raise PyruncError(f"invalid --log-format \"{fmt}\" (text or json)")
+    log.configure(gflags.get("log"), fmt, bool(gflags.get("debug")))
+    if gflags.get("version"):
+        from . import OCI_VERSION, __version__
+
+        print(f"pyrunc version {__version__}\nspec: {OCI_VERSION}\n"
+              f"python: {sys.version.split()[0]}")
+        return 0
+    if gflags.get("help") or not rest:
+        sys.stdout.write(USAGE)
+        return 0 if gflags.get("help") else 1
+    if gflags.get("systemd-cgroup"):
+        raise PyruncError("--systemd-cgroup: the systemd cgroup driver is not supported yet")
+    root = gflags.get("root") or DEFAULT_ROOT
+    cmd, cargs = rest[0], rest[1:]
+    if cmd not in COMMANDS:
+        raise PyruncError(f"no such command \"{cmd}\"")
+    if "-h" in cargs or "--help" in cargs:
+        sys.stdout.write(f"usage: pyrunc {cmd} [options] {'<container-id>' if ARGS[cmd] else ''}"
+                         f"\noptions: {', '.join('--' + f for f in COMMANDS[cmd])}\n")
+        return 0
+    flags, pos = parse_flags(cargs, COMMANDS[cmd], cmd, stop_at_positional=False)
+    want = ARGS[cmd]
+    lo, hi = want if isinstance(want, tuple) else (want, want)
+    if not lo <= len(pos) <= hi:
+        if lo and not pos:
+            raise PyruncError(f"{cmd}: container id cannot be empty")
+        raise PyruncError(f"{cmd}: expected {lo if lo == hi else f'{lo} to {hi}'} "
+                          f"argument(s), got {len(pos)}")
+    return COMMAND_FUNCS[cmd](root, flags, pos)
+
+
+def _print_json(obj: object) -> None:
+    from . import fastjson
+
+    sys.stdout.write(fastjson.dumps(obj, indent=2) + "\n")
+
+
+def cmd_state(root: str, flags: dict, pos: list[str]) -> int:
+    from .container import get_state
+
+    _print_json(get_state(root, pos[0]))
+    return 0
+
+
+def cmd_kill(root: str, flags: dict, pos: list[str]) -> int:
+    from .container import kill
+
+    kill(root, pos[0], pos[1] if len(pos) > 1 else "15", all_procs=bool(flags.get("all")))
+    return 0
+
+
+def cmd_delete(root: str, flags: dict, pos: list[str]) -> int:
+    from .container import delete
+
+    delete(root, pos[0], force=bool(flags.get("force")))
+    return 0
+
+
+def cmd_start(root: str, flags: dict, pos: list[str]) -> int:
+    from .container import start
+
+    start(root, pos[0])
+    return 0
+
+
+def _create_args(flags: dict) -> dict:
+    if flags.get("pidfd-socket"):
+        raise PyruncError("--pidfd-socket is not supported yet")
+    return {
+        "pid_file": flags.get("pid-file"),
+        "console_socket": flags.get("console-socket"),
+        "no_pivot": bool(flags.get("no-pivot")),
+        "preserve_fds": _preserve_fds(flags.get("preserve-fds")),
+    }
+
+
+def cmd_create(root: str, flags: dict, pos: list[str]) -> int:
+    from .container import create
+
+    create(root, pos[0], flags.get("bundle") or ".", **_create_args(flags))
+    return 0
+
+
+def cmd_run(root: str, flags: dict, pos: list[str]) -> int:
+    from .container import run
+
+    if not flags.get("no-subreaper"):
+        import prctl  # noqa: F401  (python-prctl; only for the subreaper bit)
+
+        prctl.set_child_subreaper(1)
+    return run(root, pos[0], flags.get("bundle") or ".", detach=bool(flags.get("detach")),
+               keep=bool(flags.get("keep")), **_create_args(flags))
+
+
+def cmd_list(root: str, flags: dict, pos: list[str]) -> int:
+    from .container import list_states
+
+    states = list_states(root)
+    fmt = flags.get("format", "table")
+    if flags.get("quiet"):
+        for s in states:
+            print(s["id"])
+    elif fmt == "json":
+        _print_json(states)
+    elif fmt == "table":
+        rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
+        rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], "root")
+                 for s in states]
+        widths = [max(len(r[i]) for r in rows) for i in range(6)]
+        for r in rows:
+            print("   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    else:
+        raise PyruncError(f"invalid --format \"{fmt}\" (table or json)")
+    return 0
+
+
+def cmd_spec(root: str, flags: dict, pos: list[str]) -> int:
+    from .spec import write_spec
+
+    write_spec(flags.get("bundle") or ".", rootless=bool(flags.get("rootless")))
+    return 0
+
+
+def cmd_features(root: str, flags: dict, pos: list[str]) -> int:
+    from .features import features
+
+    _print_json(features())
+    return 0
+
+
+COMMAND_FUNCS = {
+    "create": cmd_create, "run": cmd_run, "start": cmd_start, "state": cmd_state,
+    "kill": cmd_kill, "delete": cmd_delete, "list": cmd_list, "spec": cmd_spec,
+    "features": cmd_features,
+}

@@ -1,0 +1,147 @@
+"""Loading config.json from a bundle: JSON, schema, and the semantic checks a
+runtime needs beyond the schema. Every error names the JSON path."""
+
+import os
+
+from . import fastjson
+from .capabilities import CAP_NUMBERS, CAP_SETS, last_cap
+from .errors import ConfigError, PyruncError
+
+NAMESPACES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time")
+RLIMITS = {
+    "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
+    "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8,
+    "RLIMIT_AS": 9, "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12,
+    "RLIMIT_NICE": 13, "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+}
+
+
+def read_json(path: str, source: str) -> dict:
+    """Read a JSON object from a file, with one-line errors."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise PyruncError(f"{source}: no such file or directory ({path})") from None
+    except IsADirectoryError:
+        raise PyruncError(f"{source}: is a directory ({path})") from None
+    except OSError as e:
+        raise PyruncError(f"{source}: cannot read {path}: {e.strerror}") from None
+    try:
+        doc = fastjson.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise PyruncError(f"{source}: not UTF-8 text") from None
+    except ValueError as e:
+        raise PyruncError(f"{source}: {e}") from None
+    if not isinstance(doc, dict):
+        raise ConfigError("$", "expected a JSON object", source)
+    return doc
+
+
+def load_bundle(bundle: str) -> tuple[dict, str, str]:
+    """Load and check <bundle>/config.json; return (config, bundle, rootfs),
+    both paths absolute."""
+    if not os.path.exists(bundle):
+        raise PyruncError(f"bundle {bundle}: no such file or directory")
+    if not os.path.isdir(bundle):
+        raise PyruncError(f"bundle {bundle}: not a directory")
+    bundle = os.path.abspath(bundle)
+    config = read_json(os.path.join(bundle, "config.json"), "config.json")
+    from . import schema
+
+    schema.validate(config, "config", "config.json")
+    check(config)
+    rootfs = config["root"]["path"]
+    if not os.path.isabs(rootfs):
+        rootfs = os.path.join(bundle, rootfs)
+    rootfs = os.path.normpath(rootfs)
+    if not os.path.exists(rootfs):
+        raise ConfigError("$.root.path", f"rootfs {rootfs}: no such file or directory")
+    if not os.path.isdir(rootfs):
+        raise ConfigError("$.root.path", f"rootfs {rootfs}: not a directory")
+    return config, bundle, rootfs
+
+
+def check(config: dict) -> None:
+    """Semantic checks that the schema cannot express."""
+    version = config.get("ociVersion", "")
+    if not version.startswith("1."):
+        raise ConfigError("$.ociVersion", f"unsupported version \"{version}\" (want 1.x)")
+    if "root" not in config:
+        raise ConfigError("$.root", "missing: a Linux container needs a root filesystem")
+    process = config.get("process")
+    if process is None:
+        raise ConfigError("$.process", "missing: nothing to run")
+    check_process(process, "$.process")
+    linux = config.get("linux", {})
+    namespaces = check_namespaces(linux)
+    for key in ("uidMappings", "gidMappings"):
+        if linux.get(key) and "user" not in namespaces:
+            raise ConfigError(f"$.linux.{key}", "id mappings need a user namespace")
+    user_ns = namespaces.get("user")
+    if user_ns is not None and "path" not in user_ns:
+        for key in ("uidMappings", "gidMappings"):
+            if not linux.get(key):
+                raise ConfigError(f"$.linux.{key}", "a new user namespace needs id mappings")
+    uts = namespaces.get("uts")
+    for key in ("hostname", "domainname"):
+        if config.get(key) and (uts is None or "path" in uts):
+            raise ConfigError(f"$.{key}", "setting it needs a new uts namespace")
+    for i, mount in enumerate(config.get("mounts", [])):
+        if "destination" not in mount:
+            raise ConfigError(f"$.mounts[{i}].destination", "missing")
+        if "\0" in mount["destination"]:
+            raise ConfigError(f"$.mounts[{i}].destination", "contains a NUL byte")
+
+
+def check_process(process: dict, where: str) -> None:
+    """Checks of a process object (config.json's or exec's process.json)."""
+    args = process.get("args")
+    if not args:
+        raise ConfigError(f"{where}.args", "must name a program to run")
+    cwd = process.get("cwd", "/")
+    if not cwd.startswith("/"):
+        raise ConfigError(f"{where}.cwd", f"must be an absolute path, not \"{cwd}\"")
+    for i, var in enumerate(process.get("env", [])):
+        if "=" not in var:
+            raise ConfigError(f"{where}.env[{i}]", f"\"{var}\" is not NAME=value")
+    caps = process.get("capabilities", {})
+    last = last_cap()
+    for cap_set in CAP_SETS:
+        for i, name in enumerate(caps.get(cap_set, [])):
+            num = CAP_NUMBERS.get(name)
+            if num is None or num > last:
+                raise ConfigError(
+                    f"{where}.capabilities.{cap_set}[{i}]", f"unknown capability \"{name}\""
+                )
+    seen: set[str] = set()
+    for i, rl in enumerate(process.get("rlimits", [])):
+        kind = rl.get("type")
+        if kind not in RLIMITS:
+            raise ConfigError(f"{where}.rlimits[{i}].type", f"unknown rlimit \"{kind}\"")
+        if kind in seen:
+            raise ConfigError(f"{where}.rlimits[{i}].type", f"duplicate rlimit \"{kind}\"")
+        seen.add(kind)
+        if rl["soft"] > rl["hard"]:
+            raise ConfigError(f"{where}.rlimits[{i}]", "soft limit is above the hard limit")
+
+
+def check_namespaces(linux: dict) -> dict[str, dict]:
+    """Namespaces by type; duplicates and bad paths are errors."""
+    out: dict[str, dict] = {}
+    for i, ns in enumerate(linux.get("namespaces", [])):
+        kind = ns.get("type")
+        if kind not in NAMESPACES:
+            raise ConfigError(f"$.linux.namespaces[{i}].type", f"unknown namespace \"{kind}\"")
+        if kind in out:
+            raise ConfigError(f"$.linux.namespaces[{i}].type", f"duplicate namespace \"{kind}\"")
+        path = ns.get("path")
+        if path is not None:
+            if not path.startswith("/"):
+                raise ConfigError(f"$.linux.namespaces[{i}].path", "must be an absolute path")
+            if not os.path.exists(path):
+                raise ConfigError(
+                    f"$.linux.namespaces[{i}].path", f"{path}: no such file or directory"
+                )
+        out[kind] = ns
+    return out

@@ -1,0 +1,303 @@
+"""Container operations: create, start, state, kill, delete, list, run.
+
+This is pyrunc's Python API; the CLI is a thin layer over it."""
+
+import os
+
+from . import cgroups, state
+from .errors import PyruncError
+from .signals import parse_signal
+from .state import FIFO, Container, NotFound
+
+ACTIVE = ("created", "running", "paused")
+
+
+def _warn(msg: str) -> None:
+    from .log import warning
+
+    warning(msg)
+
+
+def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
+           console_socket: str | None = None, no_pivot: bool = False,
+           preserve_fds: int = 0) -> Container:
+    """Create a container: everything set up, the user process not yet run."""
+    from . import hooks, plan
+    from .config import load_bundle
+    from .spawn import Init, write_id_maps
+
+    state.validate_id(cid)
+    config, bundle, rootfs = load_bundle(bundle)
+    if config["process"].get("terminal") and not console_socket:
+        raise PyruncError("process.terminal is true but no --console-socket was given "
+                          "(terminals without a console socket are not supported yet)")
+    if console_socket:
+        raise PyruncError("--console-socket is not supported yet")
+    linux = config.get("linux", {})
+    paths = cgroups.container_paths(linux.get("cgroupsPath"), cid)
+    hierarchies = {h.name or "unified": h for h in cgroups.hierarchies()}
+
+    def cgroup_mounts(dest: str, flags: int, where: str) -> list[bytes]:
+        sources = [(hierarchies[n].dirname, p) for n, p in paths.items()]
+        return plan.cgroup_bind_records(sources, dest, flags, where)
+
+    plan_bytes, facts = plan.build_create(config, bundle, rootfs, no_pivot=no_pivot,
+                                          preserve_fds=preserve_fds,
+                                          cgroup_mounts=cgroup_mounts)
+    c = Container.new(root, cid)
+    init = None
+    made: list[str] = []
+    try:
+        c.data = {
+            "ociVersion": config["ociVersion"], "id": cid, "status": "creating", "pid": 0,
+            "bundle": bundle, "rootfs": rootfs, "created": state.now_rfc3339(),
+            "annotations": config.get("annotations", {}),
+            "cgroup": paths, "cgroup_made": [],
+            "hooks": {k: v for k, v in config.get("hooks", {}).items() if k == "poststop"},
+            "pidns": "pid" in facts["namespaces"] and "path" not in facts["namespaces"]["pid"],
+        }
+        c.save()
+        made = cgroups.create(paths)
+        c.data["cgroup_made"] = made
+        c.save()
+        fifo = os.path.join(c.dir, FIFO)
+        os.mkfifo(fifo, 0o600)
+        fifo_fd = os.open(fifo, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            init = Init(plan_bytes, fifo_fd=fifo_fd, preserve_fds=preserve_fds)
+        finally:
+            os.close(fifo_fd)
+        cgroups.join(paths, init.stage1)
+        pid = init.go()
+        c.data["pid"] = pid
+        c.data["pid_start"] = state.proc_start_time(pid)
+        c.save()
+        if facts["new_user"]:
+            write_id_maps(pid, linux)
+            init.maps_done()
+        adj = config["process"].get("oomScoreAdj")
+        if adj is not None:
+            _write_oom_score_adj(pid, adj)
+        all_hooks = config.get("hooks", {})
+
+        def on_hooks() -> None:
+            st = c.oci_state()
+            st["status"] = "creating"
+            st["pid"] = pid
+            hooks.run_hooks(all_hooks, "prestart", st)
+            hooks.run_hooks(all_hooks, "createRuntime", st)
+
+        init.wait_ready(on_hooks)
+        c.data["status"] = "created"
+        c.save()
+        if pid_file:
+            _write_pid_file(pid_file, pid)
+    except BaseException:
+        if init is not None:
+            init.kill()
+        cgroups.remove(made)
+        c.remove()
+        raise
+    c.unlock()
+    return c
+
+
+def _write_oom_score_adj(pid: int, adj: int) -> None:
+    try:
+        with open(f"/proc/{pid}/oom_score_adj", "w") as f:
+            f.write(str(adj))
+    except OSError as e:
+        raise PyruncError(f"$.process.oomScoreAdj: setting {adj}: {e.strerror}") from None
+
+
+def _write_pid_file(path: str, pid: int) -> None:
+    """The pid, no newline, written atomically (containerd parses it with Atoi)."""
+    path = os.path.abspath(path)
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}")
+    with open(tmp, "w") as f:
+        f.write(str(pid))
+    os.rename(tmp, path)
+
+
+def start(root: str, cid: str) -> Container:
+    """Run the user process of a created container."""
+    c = Container.load(root, cid)
+    c.lock()
+    status = c.status()
+    if status != "created":
+        if status in ("running", "paused"):
+            raise PyruncError("cannot start an already running container")
+        if status == "creating":
+            raise PyruncError("cannot start a container that is still being created")
+        raise PyruncError("cannot start a container that has stopped")
+    fifo = os.path.join(c.dir, FIFO)
+    try:
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        raise PyruncError("cannot start a container that has stopped") from None
+    try:
+        os.write(fd, b"0")
+    finally:
+        os.close(fd)
+    os.unlink(fifo)
+    c.data["status"] = "running"
+    c.save()
+    c.unlock()
+    return c
+
+
+def get_state(root: str, cid: str) -> dict:
+    """The OCI state document of a container."""
+    return Container.load(root, cid).oci_state()
+
+
+def kill(root: str, cid: str, sig: str | int = 15, all_procs: bool = False) -> None:
+    """Send a signal to the container's init (or, with all_procs, every process)."""
+    signum = sig if isinstance(sig, int) else parse_signal(sig)
+    c = Container.load(root, cid)
+    status = c.status()
+    if status not in ACTIVE:
+        if all_procs and status == "stopped":
+            _signal_cgroup(c, signum)
+            return
+        raise PyruncError("container not running")
+    if all_procs:
+        _signal_cgroup(c, signum)
+    else:
+        _signal_init(c, signum)
+
+
+def _signal_init(c: Container, signum: int) -> None:
+    """Signal the init through a pidfd, after checking it is still our process."""
+    import _signal
+
+    try:
+        pidfd = os.pidfd_open(c.pid)
+    except ProcessLookupError:
+        raise PyruncError("container not running") from None
+    try:
+        if not c.init_alive():
+            raise PyruncError("container not running")
+        _signal.pidfd_send_signal(pidfd, signum)
+    except ProcessLookupError:
+        raise PyruncError("container not running") from None
+    finally:
+        os.close(pidfd)
+
+
+def _signal_cgroup(c: Container, signum: int) -> None:
+    for pid in cgroups.procs(c.data.get("cgroup", {})):
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+
+def _wait_gone(c: Container, timeout: float = 10.0) -> None:
+    import select
+
+    try:
+        pidfd = os.pidfd_open(c.pid)
+    except (ProcessLookupError, ValueError):
+        return
+    try:
+        if c.init_alive():
+            p = select.poll()
+            p.register(pidfd, select.POLLIN)
+            p.poll(int(timeout * 1000))
+    finally:
+        os.close(pidfd)
+
+
+def delete(root: str, cid: str, force: bool = False) -> None:
+    """Remove a stopped container (with force, kill it first)."""
+    try:
+        c = Container.load(root, cid)
+        c.lock()
+    except NotFound:
+        if force:
+            return
+        raise
+    status = c.status()
+    if status in ACTIVE or (status == "creating" and c.pid):
+        if not force:
+            raise PyruncError(f"cannot delete container {cid} that is not stopped: {status}")
+        if c.pid and c.init_alive():
+            _signal_init(c, 9)
+        _signal_cgroup(c, 9)
+        _wait_gone(c)
+    destroy(c)
+
+
+def destroy(c: Container) -> None:
+    """Undo create: poststop hooks, cgroups, the state directory."""
+    hooks = c.data.get("hooks", {})
+    if hooks.get("poststop"):
+        from .hooks import warn_hooks
+
+        st = c.oci_state()
+        warn_hooks(hooks, "poststop", st, _warn)
+    cgroups.remove(c.data.get("cgroup_made", []))
+    c.remove()
+
+
+def list_states(root: str) -> list[dict]:
+    """The state of every container under root."""
+    out = []
+    for cid in state.list_ids(root):
+        try:
+            out.append(Container.load(root, cid).oci_state())
+        except PyruncError:
+            continue
+    return out
+
+
+def run(root: str, cid: str, bundle: str, *, detach: bool = False, keep: bool = False,
+        **create_args) -> int:
+    """create + start; in the foreground, wait and return the exit status."""
+    c = create(root, cid, bundle, **create_args)
+    pid = c.pid
+    try:
+        start(root, cid)
+    except BaseException:
+        delete(root, cid, force=True)
+        raise
+    if detach:
+        return 0
+    status = _wait_forwarding_signals(pid)
+    if not keep:
+        c = Container.load(root, cid)
+        c.lock()
+        _signal_cgroup(c, 9)
+        destroy(c)
+    return status
+
+
+FORWARDED = (1, 2, 3, 10, 12, 15, 28)  # HUP INT QUIT USR1 USR2 TERM WINCH
+
+
+def _wait_forwarding_signals(pid: int) -> int:
+    """Wait for our child `pid`, passing on the signals we receive."""
+    import _signal
+
+    def forward(signum: int, _frame: object) -> None:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for s in FORWARDED:
+        _signal.signal(s, forward)
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            return 255
+    for s in FORWARDED:
+        _signal.signal(s, _signal.SIG_DFL)
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)

@@ -1,0 +1,267 @@
+"""The plan: what the container's C init must do, packed as length-checked
+records (the format is described in csrc/plan.h)."""
+
+import os
+import struct
+
+from .capabilities import CAP_SETS, cap_mask
+from .config import RLIMITS
+from .errors import ConfigError
+from .mounts import (
+    MS_BIND,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_RDONLY,
+    MS_REMOUNT,
+    parse_options,
+    root_propagation,
+)
+
+MAGIC = b"PYRP"
+VERSION = 1
+
+R_CLONE_FLAGS = 1
+R_JOIN_NS = 2
+R_ROOTFS = 3
+R_ROOT_PROPAGATION = 4
+R_READONLY_ROOT = 5
+R_NO_PIVOT = 6
+R_MOUNT = 7
+R_DEVICE = 8
+R_SYMLINK = 9
+R_HOSTNAME = 10
+R_DOMAINNAME = 11
+R_ARGS = 12
+R_ENV = 13
+R_CWD = 14
+R_USER = 15
+R_CAPS = 16
+R_RLIMIT = 17
+R_NO_NEW_PRIVS = 18
+R_PRESERVE_FDS = 19
+R_WAIT_MAPS = 20
+R_MASKED_PATH = 21
+R_READONLY_PATH = 22
+R_SYSCTL = 23
+R_HOOK_SYNC = 24
+R_EXEC = 25
+R_TIME_OFFSET = 26
+
+CLONE_FLAGS = {
+    "pid": 0x20000000, "network": 0x40000000, "mount": 0x00020000, "ipc": 0x08000000,
+    "uts": 0x04000000, "user": 0x10000000, "cgroup": 0x02000000, "time": 0x00000080,
+}
+NS_FILES = {
+    "pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc", "uts": "uts",
+    "user": "user", "cgroup": "cgroup", "time": "time",
+}
+# Joined in this order: the user namespace first, the mount namespace last.
+JOIN_ORDER = ("user", "pid", "network", "ipc", "uts", "cgroup", "time", "mount")
+DEFAULT_DEVICES = (
+    ("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7),
+    ("/dev/random", 1, 8), ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0),
+)
+DEV_SYMLINKS = (
+    ("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"),
+    ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr"),
+)
+S_IFMT = {"c": 0o020000, "u": 0o020000, "b": 0o060000, "p": 0o010000}
+TIME_CLOCKS = {"monotonic": 1, "boottime": 7}
+
+
+def _cstr(s: str, where: str) -> bytes:
+    b = s.encode()
+    if b"\0" in b:
+        raise ConfigError(where, "contains a NUL byte")
+    return b + b"\0"
+
+
+class Plan:
+    """A plan being written."""
+
+    def __init__(self) -> None:
+        self.parts = [MAGIC, struct.pack("<I", VERSION)]
+
+    def add(self, rtype: int, payload: bytes = b"") -> None:
+        self.parts.append(struct.pack("<HHI", rtype, 0, len(payload)))
+        self.parts.append(payload)
+
+    def bytes(self) -> bytes:
+        return b"".join(self.parts)
+
+
+def _process_records(plan: Plan, process: dict, where: str, preserve_fds: int) -> None:
+    """The records for a process object (shared by create and exec)."""
+    plan.add(R_ARGS, b"".join(_cstr(a, f"{where}.args") for a in process["args"]))
+    env = list(process.get("env", []))
+    plan.add(R_ENV, b"".join(_cstr(e, f"{where}.env") for e in env))
+    plan.add(R_CWD, _cstr(process.get("cwd", "/"), f"{where}.cwd"))
+    user = process.get("user", {})
+    groups = user.get("additionalGids", [])
+    umask = user.get("umask", 0xFFFFFFFF)
+    plan.add(
+        R_USER,
+        struct.pack(f"<IIII{len(groups)}I", user.get("uid", 0), user.get("gid", 0), umask,
+                    len(groups), *groups),
+    )
+    caps = process.get("capabilities")
+    if caps is not None:
+        masks = [cap_mask(caps.get(s, [])) for s in CAP_SETS]
+        # The kernel raises an ambient capability only if it is permitted and
+        # inheritable; like runc, skip the others with a warning.
+        allowed = masks[3] & masks[2]
+        if masks[4] & ~allowed:
+            from .log import debug
+
+            debug(f"{where}.capabilities.ambient: capabilities that are not both permitted "
+                    "and inheritable cannot be ambient; they are left out")
+            masks[4] &= allowed
+        plan.add(R_CAPS, struct.pack("<5Q", *masks))
+    for rl in process.get("rlimits", []):
+        plan.add(R_RLIMIT, struct.pack("<IQQ", RLIMITS[rl["type"]], rl["soft"], rl["hard"]))
+    if process.get("noNewPrivileges"):
+        plan.add(R_NO_NEW_PRIVS)
+    if preserve_fds:
+        plan.add(R_PRESERVE_FDS, struct.pack("<I", preserve_fds))
+
+
+def with_home(env: list[str], rootfs: str, uid: int) -> list[str]:
+    """Add HOME from the container's /etc/passwd when the config has none (as runc)."""
+    if any(e.startswith("HOME=") for e in env):
+        return env
+    home = "/"
+    passwd = os.path.join(rootfs, "etc/passwd")
+    real = os.path.realpath(passwd)
+    if real.startswith(os.path.realpath(rootfs) + "/"):
+        try:
+            with open(real, encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    fields = line.rstrip("\n").split(":")
+                    if len(fields) >= 6 and fields[2] == str(uid):
+                        home = fields[5] or "/"
+                        break
+        except OSError:
+            pass
+    return [*env, f"HOME={home}"]
+
+
+def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = False,
+                 preserve_fds: int = 0, cgroup_mounts=None) -> tuple[bytes, dict]:
+    """The plan for `create`; also returns facts the parent needs (namespaces)."""
+    plan = Plan()
+    linux = config.get("linux", {})
+    namespaces = {ns["type"]: ns for ns in linux.get("namespaces", [])}
+    if "mount" not in namespaces or "path" in namespaces["mount"]:
+        raise ConfigError("$.linux.namespaces", "a new mount namespace is required")
+    flags = 0
+    for kind, ns in namespaces.items():
+        if "path" not in ns:
+            flags |= CLONE_FLAGS[kind]
+    plan.add(R_CLONE_FLAGS, struct.pack("<Q", flags))
+    for kind in JOIN_ORDER:
+        ns = namespaces.get(kind)
+        if ns and "path" in ns:
+            plan.add(R_JOIN_NS, struct.pack("<Q", CLONE_FLAGS[kind]) + _cstr(ns["path"], kind))
+    new_user = "user" in namespaces and "path" not in namespaces["user"]
+    if new_user:
+        plan.add(R_WAIT_MAPS)
+    if "time" in namespaces and "path" not in namespaces["time"]:
+        for clock, off in linux.get("timeOffsets", {}).items():
+            if clock not in TIME_CLOCKS:
+                raise ConfigError(f"$.linux.timeOffsets.{clock}", "unknown clock")
+            plan.add(R_TIME_OFFSET, struct.pack("<IIq", TIME_CLOCKS[clock],
+                                                off.get("nanosecs", 0), off.get("secs", 0)))
+    elif linux.get("timeOffsets"):
+        raise ConfigError("$.linux.timeOffsets", "needs a new time namespace")
+
+    plan.add(R_ROOTFS, _cstr(rootfs, "$.root.path"))
+    if "rootfsPropagation" in linux:
+        plan.add(R_ROOT_PROPAGATION, struct.pack("<Q", root_propagation(
+            linux["rootfsPropagation"])))
+    if config["root"].get("readonly"):
+        plan.add(R_READONLY_ROOT)
+    if no_pivot:
+        plan.add(R_NO_PIVOT)
+
+    dev_bound = False
+    for i, m in enumerate(config.get("mounts", [])):
+        where = f"$.mounts[{i}]"
+        dest = m["destination"]
+        if not dest.startswith("/"):
+            dest = "/" + dest
+        fstype = m.get("type", "")
+        flags_, prop, data = parse_options(m.get("options", []), where)
+        bind = bool(flags_ & MS_BIND) or fstype == "bind"
+        src = m.get("source", "")
+        if bind and src and not src.startswith("/"):
+            src = os.path.join(bundle, src)
+        if bind and os.path.normpath(dest) == "/dev":
+            dev_bound = True
+        if fstype == "cgroup" and cgroup_mounts is not None:
+            for rec in cgroup_mounts(dest, flags_, where):
+                plan.add(R_MOUNT, rec)
+            continue
+        plan.add(R_MOUNT, struct.pack("<QQI", flags_, prop, int(bind)) + b"".join(
+            _cstr(s, where) for s in (src, dest, fstype, data, where)))
+
+    devices = {d["path"]: d for d in linux.get("devices", [])}
+    if not dev_bound:
+        for path, major, minor in DEFAULT_DEVICES:
+            if path not in devices:
+                _device(plan, {"path": path, "type": "c", "major": major, "minor": minor,
+                               "fileMode": 0o666, "uid": 0, "gid": 0}, new_user, "default")
+    for i, dev in enumerate(linux.get("devices", [])):
+        _device(plan, dev, new_user, f"$.linux.devices[{i}]")
+    if not dev_bound:
+        for target, link in DEV_SYMLINKS:
+            plan.add(R_SYMLINK, _cstr(target, link) + _cstr(link, link))
+        if os.path.exists("/proc/kcore"):
+            plan.add(R_SYMLINK, b"/proc/kcore\0/dev/core\0")
+        if "/dev/ptmx" not in devices:
+            plan.add(R_SYMLINK, b"pts/ptmx\0/dev/ptmx\0")
+
+    for key in ("hostname", "domainname"):
+        if config.get(key):
+            plan.add(R_HOSTNAME if key == "hostname" else R_DOMAINNAME,
+                     _cstr(config[key], f"$.{key}"))
+    for key, value in linux.get("sysctl", {}).items():
+        plan.add(R_SYSCTL, _cstr(key, f"$.linux.sysctl.{key}") + _cstr(value, key))
+    for path in linux.get("maskedPaths", []):
+        plan.add(R_MASKED_PATH, _cstr(path, "$.linux.maskedPaths"))
+    for path in linux.get("readonlyPaths", []):
+        plan.add(R_READONLY_PATH, _cstr(path, "$.linux.readonlyPaths"))
+
+    process = dict(config["process"])
+    process["env"] = with_home(process.get("env", []), rootfs,
+                               process.get("user", {}).get("uid", 0))
+    _process_records(plan, process, "$.process", preserve_fds)
+    return plan.bytes(), {"new_user": new_user, "namespaces": namespaces}
+
+
+def _device(plan: Plan, dev: dict, bind: bool, where: str) -> None:
+    kind = dev["type"]
+    path = dev["path"]
+    if not path.startswith("/dev/"):
+        raise ConfigError(f"{where}.path", f"device path \"{path}\" is not under /dev")
+    mode = S_IFMT[kind] | (dev.get("fileMode", 0o666) & 0o7777)
+    plan.add(R_DEVICE, struct.pack("<6I", mode, dev.get("major", 0), dev.get("minor", 0),
+                                   dev.get("uid", 0), dev.get("gid", 0), int(bind))
+             + _cstr(path, f"{where}.path"))
+
+
+def cgroup_bind_records(sources: list[tuple[str, str]], dest: str, flags: int,
+                        where: str) -> list[bytes]:
+    """A cgroup mount on a v1 host: a tmpfs with the container's own cgroup
+    directory of each hierarchy bound under it."""
+    recs = [struct.pack("<QQI", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0, 0) + b"".join(
+        _cstr(s, where) for s in ("tmpfs", dest, "tmpfs", "mode=755", where))]
+    for name, src in sources:
+        recs.append(struct.pack("<QQI", flags | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                                0, 1) + b"".join(
+            _cstr(s, where) for s in (src, f"{dest}/{name}", "bind", "", where)))
+    if flags & MS_RDONLY:  # then the tmpfs itself is read-only too, as with runc
+        recs.append(struct.pack("<QQI", MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
+                                | MS_NOEXEC, 0, 0) + b"".join(
+            _cstr(s, where) for s in ("tmpfs", dest, "tmpfs", "mode=755", where)))
+    return recs

@@ -1,0 +1,173 @@
+"""Starting pyrunc-init and driving it over the sync socket (see csrc/plan.h).
+
+The init binary is copied into a sealed memfd and executed from there, so no
+process in the container can reach, let alone rewrite, a host file through
+/proc/PID/exe (the runc CVE-2019-5736 class)."""
+
+import _socket
+import fcntl
+import os
+import struct
+from collections.abc import Callable
+
+from .errors import PyruncError
+
+MSG_GO = b"g"
+MSG_PID = ord("P")
+MSG_MAPS_DONE = b"m"
+MSG_HOOKS = ord("H")
+MSG_CONTINUE = b"c"
+MSG_READY = ord("R")
+MSG_ERROR = ord("E")
+
+F_SEALS = 0x0001 | 0x0002 | 0x0004 | 0x0008  # SEAL, SHRINK, GROW, WRITE
+
+
+def init_binary() -> str:
+    """Path of the installed pyrunc-init."""
+    path = os.environ.get("PYRUNC_INIT") or os.path.join(
+        os.path.dirname(__file__), "libexec", "pyrunc-init")
+    if not os.access(path, os.X_OK):
+        raise PyruncError(f"pyrunc-init not found at {path}: is pyrunc installed?")
+    return path
+
+
+def sealed_init() -> int:
+    """A sealed, executable memfd copy of pyrunc-init."""
+    fd = os.memfd_create("pyrunc-init", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    src = os.open(init_binary(), os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        size = os.fstat(src).st_size
+        done = 0
+        while done < size:
+            n = os.sendfile(fd, src, done, size - done)
+            if n == 0:
+                break
+            done += n
+    finally:
+        os.close(src)
+    fcntl.fcntl(fd, fcntl.F_ADD_SEALS, F_SEALS)
+    return fd
+
+
+def _memfd_with(data: bytes, name: str, min_fd: int) -> int:
+    fd = os.memfd_create(name, os.MFD_CLOEXEC)
+    os.write(fd, data)
+    return _above(fd, min_fd)
+
+
+def _above(fd: int, min_fd: int) -> int:
+    """Move fd to a number >= min_fd, so that preserved fds stay untouched."""
+    if fd >= min_fd:
+        return fd
+    new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, min_fd)
+    os.close(fd)
+    return new
+
+
+class Init:
+    """A running pyrunc-init, from spawn to `created`."""
+
+    def __init__(self, plan: bytes, *, fifo_fd: int = -1, preserve_fds: int = 0) -> None:
+        from ._shim import ffi, lib
+
+        low = 3 + preserve_fds
+        exe = _above(sealed_init(), low)
+        plan_fd = _memfd_with(plan, "pyrunc-plan", low)
+        parent, child = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+        self.sock = parent
+        child_fd = _above(child.detach(), low)
+        keep = sorted([*range(3, low), plan_fd, child_fd] + ([fifo_fd] if fifo_fd >= 0 else []))
+        args = [ffi.new("char[]", a.encode()) for a in
+                ("pyrunc-init", str(plan_fd), str(child_fd), str(fifo_fd))]
+        argv = ffi.new("char *[]", [*args, ffi.NULL])
+        keep_arr = ffi.new("int[]", keep)
+        try:
+            pid = lib.pyrunc_spawn(exe, argv, keep_arr, len(keep))
+        finally:
+            os.close(exe)
+            os.close(plan_fd)
+            os.close(child_fd)
+        if pid < 0:
+            raise PyruncError(f"starting pyrunc-init: {os.strerror(-pid)}")
+        self.stage1 = pid
+        self.pid = 0
+
+    def _recv(self) -> bytes:
+        try:
+            msg = self.sock.recv(8192)
+        except OSError as e:
+            raise PyruncError(f"reading from pyrunc-init: {e.strerror}") from None
+        if not msg:
+            raise PyruncError("container init exited before it was ready")
+        if msg[0] == MSG_ERROR:
+            raise PyruncError(msg[1:].decode(errors="replace"))
+        return msg
+
+    def go(self) -> int:
+        """Let stage 1 go on (its cgroups are joined); return the container pid."""
+        self.sock.send(MSG_GO)
+        try:
+            msg = self._recv()
+        finally:
+            self._reap_stage1()
+        if msg[0] != MSG_PID or len(msg) != 5:
+            raise PyruncError("pyrunc-init: unexpected message")
+        self.pid = struct.unpack("<I", msg[1:])[0]
+        return self.pid
+
+    def _reap_stage1(self) -> None:
+        if self.stage1:
+            try:
+                os.waitpid(self.stage1, 0)
+            except ChildProcessError:
+                pass
+            self.stage1 = 0
+
+    def maps_done(self) -> None:
+        self.sock.send(MSG_MAPS_DONE)
+
+    def wait_ready(self, on_hooks: Callable[[], None] | None = None) -> None:
+        """Wait for `created`, running the hook callback at the hook point."""
+        while True:
+            msg = self._recv()
+            if msg[0] == MSG_READY:
+                self.sock.close()
+                return
+            if msg[0] == MSG_HOOKS:
+                if on_hooks:
+                    on_hooks()
+                self.sock.send(MSG_CONTINUE)
+                continue
+            raise PyruncError("pyrunc-init: unexpected message")
+
+    def kill(self) -> None:
+        """Kill whatever was started (on failure)."""
+        for pid in (self.pid, self.stage1):
+            if pid:
+                try:
+                    os.kill(pid, 9)
+                except ProcessLookupError:
+                    pass
+        self._reap_stage1()
+        if self.pid:
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def write_id_maps(pid: int, linux: dict) -> None:
+    """Write the user namespace's uid_map and gid_map from the host side."""
+    for key, name in (("uidMappings", "uid_map"), ("gidMappings", "gid_map")):
+        lines = "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n"
+                        for m in linux.get(key, []))
+        try:
+            with open(f"/proc/{pid}/{name}", "w") as f:
+                f.write(lines)
+        except OSError as e:
+            raise PyruncError(f"$.linux.{key}: writing {name}: {e.strerror}") from None
