@@ -46,10 +46,11 @@ static const char *split_path(const char *path, char *buf, size_t size)
 	char *slash = strrchr(buf, '/');
 	if (!slash)
 		return NULL;
+	const char *base = path + (slash - buf) + 1; /* in path: buf changes below */
 	*slash = '\0';
 	if (buf[0] == '\0')
 		strcpy(buf, "/");
-	return slash + 1;
+	return base;
 }
 
 /* Open the directory at `path` inside the rootfs, creating missing parts. */

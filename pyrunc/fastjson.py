@@ -4,7 +4,7 @@ Uses the C scanner and string encoder of the built-in _json module, so the
 hot paths (state, kill, delete) pay almost nothing for JSON."""
 
 import _json
-from typing import Any
+
 
 
 class _Context:
@@ -32,7 +32,7 @@ def _line_col(text: str, pos: int) -> str:
     return f"line {line} column {col}"
 
 
-def loads(text: str) -> Any:
+def loads(text: str) -> object:
     """Parse one JSON document."""
     idx = len(text) - len(text.lstrip(_WS))
     try:
@@ -49,7 +49,7 @@ def loads(text: str) -> Any:
     return obj
 
 
-def dumps(obj: Any, indent: int | None = None, _level: int = 0) -> str:
+def dumps(obj: object, indent: int | None = None, _level: int = 0) -> str:
     """Serialise dicts, lists, strings, numbers, booleans and None."""
     if obj is None:
         return "null"
