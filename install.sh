@@ -1,0 +1,29 @@
+#!/bin/sh
+# install.sh [--test]: install pyrunc on a Debian machine, as root.
+#   - Debian packages: a C compiler and static libc (for pyrunc-init),
+#     busybox-static (the default bundle), libcap-dev (python-prctl), Python.
+#   - a virtual environment at $PYRUNC_VENV (default /opt/pyrunc) with pyrunc
+#     and its dependencies; /usr/local/bin/pyrunc links to it.
+#   --test: also the test tools (pytest, hypothesis, ruff) and runc/crun to
+#   compare with.
+set -eu
+cd "$(dirname "$0")"
+venv=${PYRUNC_VENV:-/opt/pyrunc}
+packages="gcc libc6-dev busybox-static libcap-dev libseccomp-dev python3 python3-venv python3-dev"
+[ "${1:-}" = --test ] && packages="$packages runc crun iproute2 util-linux procps"
+missing=""
+for p in $packages; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
+fi
+python=${PYTHON:-python3}
+[ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+"$venv/bin/pip" install -q --upgrade pip setuptools wheel cffi
+extras=""
+[ "${1:-}" = --test ] && extras="[test]"
+"$venv/bin/pip" install -q --no-build-isolation ".$extras"
+ln -sf "$venv/bin/pyrunc" /usr/local/bin/pyrunc
+echo "installed: $("$venv/bin/pyrunc" --version | head -n 1) at $venv/bin/pyrunc" >&2
