@@ -380,6 +380,14 @@ void setup_rootfs(const struct plan *p)
 		}
 		}
 	}
+	/* Like runc, make a missing cwd (after the mounts, which may hold it). */
+	for (size_t i = 0; i < p->nrec; i++)
+		if (p->rec[i].type == R_CWD) {
+			struct cursor c = cursor_of(&p->rec[i]);
+			int fd = mkdir_in_root(cur_str(&c), 0);
+			if (fd >= 0)
+				close(fd);
+		}
 	if (plan_has(p, R_HOOK_SYNC)) {
 		send_msg(MSG_HOOKS, NULL, 0);
 		wait_msg(MSG_CONTINUE);
