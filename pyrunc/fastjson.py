@@ -6,7 +6,6 @@ hot paths (state, kill, delete) pay almost nothing for JSON."""
 import _json
 
 
-
 class _Context:
     strict = True
     object_hook = None

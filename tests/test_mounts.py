@@ -116,7 +116,8 @@ def test_default_devices(runtime, bundle):
     out = runtime.run_output(bundle, "sh", "-c",
                              "for d in null zero full random urandom tty; do "
                              "stat -c '%n %F %t:%T %a' /dev/$d; done; "
-                             "for l in fd stdin ptmx; do readlink /dev/$l; done; echo x > /dev/null && "
+                             "for l in fd stdin ptmx; do readlink /dev/$l; done; "
+                             "echo x > /dev/null && "
                              "head -c 4 /dev/zero | od -An -tx1")
     lines = out.splitlines()
     want = {"null": "1:3", "zero": "1:5", "full": "1:7", "random": "1:8", "urandom": "1:9",

@@ -1,0 +1,106 @@
+"""The command line: flags, help, version, spec, features, list."""
+
+import json
+import os
+
+import pytest
+
+SPEC_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..",
+                        "shared", "runtime-spec", "schema")
+
+
+def test_version(runtime):
+    p = runtime("--version", check=True)
+    assert p.out.startswith("pyrunc version ")
+    assert "spec: 1.3.0" in p.out
+
+
+def test_help(runtime):
+    p = runtime("--help", check=True)
+    assert "create" in p.out and "--root" in p.out
+    p = runtime("create", "--help", check=True)
+    assert "--bundle" in p.out
+
+
+def test_unknown_command_and_flag(runtime):
+    p = runtime("frobnicate")
+    assert p.returncode == 1 and p.err == 'pyrunc: no such command "frobnicate"\n'
+    p = runtime("--bogus", "list")
+    assert p.returncode == 1 and "-bogus" in p.err
+    p = runtime("kill")
+    assert p.returncode == 1 and "container id" in p.err
+
+
+def test_flag_forms(runtime, bundle, tmp_path):
+    """--flag=value, --flag value and single-dash -flag (as Go's flag package)."""
+    bundle.set_args("sleep", "100")
+    root = str(tmp_path / "other-root")
+    p = runtime.__class__(runtime.cmd, root)
+    try:
+        runtime.cmd and p("create", f"--bundle={bundle}", "ct-ff", check=True)
+        assert json.loads(p("-root", root, "state", "ct-ff", check=True).out)["id"] == "ct-ff"
+        assert os.path.isdir(os.path.join(root, "ct-ff"))
+        p("delete", "--force=true", "ct-ff", check=True)
+    finally:
+        p.cleanup()
+
+
+def test_spec_writes_default_and_refuses_overwrite(runtime, tmp_path):
+    runtime("spec", "--bundle", str(tmp_path), check=True)
+    spec = json.loads((tmp_path / "config.json").read_text())
+    assert spec["ociVersion"] == "1.3.0"
+    assert spec["process"]["terminal"] is True and spec["process"]["args"] == ["sh"]
+    assert spec["root"] == {"path": "rootfs", "readonly": True}
+    assert {n["type"] for n in spec["linux"]["namespaces"]} == {"pid", "network", "ipc",
+                                                                "uts", "mount"}
+    p = runtime("spec", "--bundle", str(tmp_path))
+    assert p.returncode == 1 and "exists" in p.err
+
+
+def test_spec_is_valid_against_official_schema(runtime, tmp_path):
+    jsonschema = pytest.importorskip("jsonschema")
+    if not os.path.isdir(SPEC_DIR):
+        pytest.skip("runtime-spec schema not available")
+    for rootless in (False, True):
+        d = tmp_path / f"r{rootless}"
+        d.mkdir()
+        runtime("spec", "--bundle", str(d), *(["--rootless"] if rootless else []), check=True)
+        _validate_official(jsonschema, "config-schema.json",
+                           json.loads((d / "config.json").read_text()))
+
+
+def _validate_official(jsonschema, name, doc):
+    """Validate with the official runtime-spec schema (draft 4)."""
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT4
+
+    resources = []
+    for fname in os.listdir(SPEC_DIR):
+        if fname.endswith(".json"):
+            with open(os.path.join(SPEC_DIR, fname)) as f:
+                contents = json.load(f)
+            resources.append((f"file://{os.path.abspath(SPEC_DIR)}/{fname}",
+                              Resource.from_contents(contents, default_specification=DRAFT4)))
+    registry = Registry().with_resources(resources).crawl()
+    uri = f"file://{os.path.abspath(SPEC_DIR)}/{name}"
+    validator = jsonschema.Draft4Validator({"$ref": uri}, registry=registry)
+    validator.validate(doc)
+
+
+def test_features_document(runtime):
+    doc = json.loads(runtime("features", check=True).out)
+    assert doc["ociVersionMin"] == "1.0.0" and doc["ociVersionMax"] == "1.3.0"
+    assert set(doc["linux"]["namespaces"]) == {"pid", "network", "mount", "ipc", "uts",
+                                               "user", "cgroup", "time"}
+    assert "CAP_SYS_ADMIN" in doc["linux"]["capabilities"]
+    assert {"ro", "nosuid", "rbind", "rprivate"} <= set(doc["mountOptions"])
+    # only what works is claimed
+    assert doc["linux"]["seccomp"]["enabled"] is False or "actions" in doc["linux"]["seccomp"]
+    jsonschema = pytest.importorskip("jsonschema")
+    if os.path.isdir(SPEC_DIR):
+        _validate_official(jsonschema, "features-schema.json", doc)
+
+
+def test_list_empty_root(runtime):
+    assert runtime("list", "-q", check=True).out == ""
+    assert json.loads(runtime("list", "--format", "json", check=True).out) == []
