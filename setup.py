@@ -8,7 +8,7 @@ import subprocess
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-INIT_SOURCES = ["csrc/init.c", "csrc/rootfs.c", "csrc/process.c"]
+INIT_SOURCES = ["csrc/init.c", "csrc/rootfs.c", "csrc/process.c", "csrc/terminal.c"]
 
 
 class BuildPy(build_py):

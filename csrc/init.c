@@ -221,6 +221,7 @@ static void container_main(const struct plan *p, int fifo_fd)
 	}
 	if (!plan_has(p, R_EXEC))
 		setup_rootfs(p);
+	setup_terminal(p, !plan_has(p, R_EXEC));
 	apply_process(p, &path);
 	send_msg(MSG_READY, NULL, 0);
 	close(sync_fd);

@@ -41,6 +41,10 @@ int plan_has(const struct plan *p, uint16_t type);
 void setup_rootfs(const struct plan *p);
 void finish_rootfs(const struct plan *p);
 
+/* terminal.c */
+#include <sys/types.h>
+void setup_terminal(const struct plan *p, int console);
+
 /* process.c */
 void apply_process(const struct plan *p, const char **path_out);
 void exec_process(const struct plan *p, const char *path, int fifo_fd);

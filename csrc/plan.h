@@ -39,6 +39,7 @@ enum plan_record {
 	R_HOOK_SYNC = 24,     /* - : stop for createRuntime/createContainer hooks */
 	R_EXEC = 25,          /* - : join a running container, no filesystem setup */
 	R_TIME_OFFSET = 26,   /* u32 clock id, u32 nsec, i64 sec */
+	R_CONSOLE = 50,       /* u32 console socket fd, u16 rows, u16 cols: make a pty */
 };
 
 /* Messages on the sync socket (one byte, then a payload). */

@@ -2,6 +2,7 @@
  * capabilities, no_new_privs, umask and cwd; then the wait for `start` and
  * execve. */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -73,14 +74,24 @@ static void set_caps(const uint64_t caps[5], int last)
 				fail_errno(errno, "raising ambient capability %d", cap);
 }
 
+/* strerror in lower case, as Go (runc) words it: clients match these texts
+ * ("no such file or directory" gives 127, "permission denied" 126). */
+static const char *go_strerror(int err)
+{
+	static char buf[128];
+	snprintf(buf, sizeof(buf), "%s", strerror(err));
+	buf[0] = (char)tolower((unsigned char)buf[0]);
+	return buf;
+}
+
 /* Find the program as execve(2) from a shell would, in the container. */
 static const char *find_program(const char *name, char **envp)
 {
 	struct stat st;
 	if (strchr(name, '/')) {
 		if (stat(name, &st) < 0)
-			fail_errno(errno, "unable to start container process: exec: \"%s\": stat %s",
-				   name, name);
+			fail("unable to start container process: exec: \"%s\": stat %s: %s", name,
+			     name, go_strerror(errno));
 		if (S_ISDIR(st.st_mode) || access(name, X_OK) < 0)
 			fail("unable to start container process: exec: \"%s\": permission denied",
 			     name);

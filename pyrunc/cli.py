@@ -18,7 +18,7 @@ commands:
   run       create and start a container  state     print the state of a container
   kill      send a signal to a container  delete    delete a container
   list      list containers               spec      write a default config.json
-  features  print the features document
+  exec      run a process in a container  features  print the features document
 
 global options:
   --root DIR          state directory (default /run/pyrunc)
@@ -30,7 +30,8 @@ global options:
   --help, -h          show this help
 """
 
-# name: (takes a value, aliases)
+MULTI = "multi"  # a flag that may be repeated; its values are collected in a list
+# name: False for a boolean flag, True for one taking a value, MULTI for a repeatable one
 GLOBAL_FLAGS = {
     "root": True, "log": True, "log-format": True, "debug": False, "systemd-cgroup": False,
     "rootless": True, "criu": True, "version": False, "help": False,
@@ -47,16 +48,26 @@ COMMANDS = {
     "list": {"format": True, "quiet": False},
     "spec": {"bundle": True, "rootless": False},
     "features": {},
+    "exec": {"process": True, "tty": False, "cwd": True, "env": MULTI, "user": True,
+             "additional-gids": MULTI, "cap": MULTI, "no-new-privs": False, "apparmor": True,
+             "process-label": True, "preserve-fds": True, "cgroup": MULTI,
+             "ignore-paused": False, "detach": False, "pid-file": True,
+             "console-socket": True, "pidfd-socket": True},
 }
 SHORT = {"b": "bundle", "d": "detach", "a": "all", "f": "force", "q": "quiet", "v": "version",
-         "h": "help"}
+         "h": "help", "t": "tty", "e": "env", "u": "user", "p": "process", "g": "additional-gids",
+         "c": "cap"}
 ARGS = {"create": 1, "run": 1, "start": 1, "state": 1, "kill": (1, 2), "delete": 1,
-        "list": 0, "spec": 0, "features": 0}
+        "list": 0, "spec": 0, "features": 0, "exec": (1, 1 << 20)}
+# Commands whose flags stop at the first positional argument (the rest is a command line).
+STOP_AT_POSITIONAL = {"exec"}
 
 
 def parse_flags(argv: list[str], spec: dict[str, bool], where: str,
                 stop_at_positional: bool) -> tuple[dict, list[str]]:
-    """Parse --flag, --flag=value, --flag value, -f (runc's forms)."""
+    """Parse --flag, --flag=value, --flag value, -f (runc's forms); `where`
+    prefixes error messages (the command name, or nothing for global flags)."""
+    where = f"{where}: " if where else ""
     flags: dict = {}
     rest: list[str] = []
     i = 0
@@ -75,17 +86,20 @@ def parse_flags(argv: list[str], spec: dict[str, bool], where: str,
         name, eq, value = arg.lstrip("-").partition("=")
         name = SHORT.get(name, name) if len(name) == 1 else name
         if name not in spec:
-            raise PyruncError(f"{where}: flag provided but not defined: -{arg.lstrip('-')}")
+            raise PyruncError(f"{where}flag provided but not defined: -{arg.lstrip('-')}")
         if spec[name]:
             if not eq:
                 i += 1
                 if i >= len(argv):
-                    raise PyruncError(f"{where}: flag needs an argument: --{name}")
+                    raise PyruncError(f"{where}flag needs an argument: --{name}")
                 value = argv[i]
-            flags[name] = value
+            if spec[name] == MULTI:
+                flags.setdefault(name, []).append(value)
+            else:
+                flags[name] = value
         else:
             if eq and value not in ("true", "false"):
-                raise PyruncError(f"{where}: invalid boolean value \"{value}\" for --{name}")
+                raise PyruncError(f"{where}invalid boolean value \"{value}\" for --{name}")
             flags[name] = value != "false"
         i += 1
     return flags, rest
@@ -125,12 +139,20 @@ def main(argv: list[str] | None = None) -> int:
 
 def _fail(msg: str) -> int:
     log.error(msg)
-    sys.stderr.write(f"pyrunc: {msg}\n")
+    sys.stderr.write(f"pyrunc: {one_line(msg)}\n")
     return 1
 
 
+def one_line(msg: str) -> str:
+    """The message on one line: control characters (a newline in a container id,
+    an env entry, a path) are escaped, so clients read exactly one line."""
+    if msg.isprintable():
+        return msg
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in msg)
+
+
 def _main(args: list[str]) -> int:
-    gflags, rest = parse_flags(args, GLOBAL_FLAGS, "pyrunc", stop_at_positional=True)
+    gflags, rest = parse_flags(args, GLOBAL_FLAGS, "", stop_at_positional=True)
     fmt = gflags.get("log-format", "text")
     if fmt not in ("text", "json"):
         raise PyruncError(f"invalid --log-format \"{fmt}\" (text or json)")
@@ -154,7 +176,8 @@ def _main(args: list[str]) -> int:
         sys.stdout.write(f"usage: pyrunc {cmd} [options] {'<container-id>' if ARGS[cmd] else ''}"
                          f"\noptions: {', '.join('--' + f for f in COMMANDS[cmd])}\n")
         return 0
-    flags, pos = parse_flags(cargs, COMMANDS[cmd], cmd, stop_at_positional=False)
+    flags, pos = parse_flags(cargs, COMMANDS[cmd], cmd,
+                             stop_at_positional=cmd in STOP_AT_POSITIONAL)
     want = ARGS[cmd]
     lo, hi = want if isinstance(want, tuple) else (want, want)
     if not lo <= len(pos) <= hi:
@@ -264,8 +287,27 @@ def cmd_features(root: str, flags: dict, pos: list[str]) -> int:
     return 0
 
 
+def cmd_exec(root: str, flags: dict, pos: list[str]) -> int:
+    from .container import exec_process
+    from .execspec import exec_process_spec
+
+    try:
+        process = exec_process_spec(root, pos[0], flags, pos[1:])
+        if flags.get("pidfd-socket"):
+            raise PyruncError("--pidfd-socket is not supported yet")
+        return exec_process(root, pos[0], process, detach=bool(flags.get("detach")),
+                            pid_file=flags.get("pid-file"),
+                            console_socket=flags.get("console-socket"),
+                            preserve_fds=_preserve_fds(flags.get("preserve-fds")),
+                            ignore_paused=bool(flags.get("ignore-paused")))
+    except PyruncError as e:  # runc exits 255 when exec fails
+        msg = str(e)
+        _fail(msg if msg.startswith("exec failed") else f"exec failed: {msg}")
+        return 255
+
+
 COMMAND_FUNCS = {
     "create": cmd_create, "run": cmd_run, "start": cmd_start, "state": cmd_state,
     "kill": cmd_kill, "delete": cmd_delete, "list": cmd_list, "spec": cmd_spec,
-    "features": cmd_features,
+    "features": cmd_features, "exec": cmd_exec,
 }

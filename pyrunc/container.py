@@ -4,7 +4,7 @@ This is pyrunc's Python API; the CLI is a thin layer over it."""
 
 import os
 
-from . import cgroups, state
+from . import cgroups, resources, state
 from .errors import PyruncError
 from .signals import parse_signal
 from .state import FIFO, Container, NotFound
@@ -20,19 +20,21 @@ def _warn(msg: str) -> None:
 
 def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
            console_socket: str | None = None, no_pivot: bool = False,
-           preserve_fds: int = 0) -> Container:
-    """Create a container: everything set up, the user process not yet run."""
-    from . import hooks, plan
+           preserve_fds: int = 0, _own_console: list | None = None) -> Container:
+    """Create a container: everything set up, the user process not yet run.
+
+    `_own_console` (used by `run`) receives our end of a console socket pair
+    when the process has a terminal and no console socket was given."""
+    from . import plan
     from .config import load_bundle
-    from .spawn import Init, write_id_maps
+    from .spawn import connect_console
 
     state.validate_id(cid)
     config, bundle, rootfs = load_bundle(bundle)
-    if config["process"].get("terminal") and not console_socket:
-        raise PyruncError("process.terminal is true but no --console-socket was given "
-                          "(terminals without a console socket are not supported yet)")
-    if console_socket:
-        raise PyruncError("--console-socket is not supported yet")
+    terminal = bool(config["process"].get("terminal"))
+    if terminal and not console_socket and _own_console is None:
+        raise PyruncError("cannot allocate a tty without --console-socket when detached "
+                          "($.process.terminal is true)")
     linux = config.get("linux", {})
     paths = cgroups.container_paths(linux.get("cgroupsPath"), cid)
     hierarchies = {h.name or "unified": h for h in cgroups.hierarchies()}
@@ -41,9 +43,36 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
         sources = [(hierarchies[n].dirname, p) for n, p in paths.items()]
         return plan.cgroup_bind_records(sources, dest, flags, where)
 
-    plan_bytes, facts = plan.build_create(config, bundle, rootfs, no_pivot=no_pivot,
-                                          preserve_fds=preserve_fds,
-                                          cgroup_mounts=cgroup_mounts)
+    console_fd = -1
+    if terminal:
+        if console_socket:
+            console_fd = connect_console(console_socket, 3 + preserve_fds)
+        else:
+            from .spawn import above
+            from .tty import console_pair
+
+            ours, theirs = console_pair()
+            _own_console.append(ours)
+            console_fd = above(theirs, 3 + preserve_fds)
+    try:
+        plan_bytes, facts = plan.build_create(config, bundle, rootfs, no_pivot=no_pivot,
+                                              preserve_fds=preserve_fds,
+                                              cgroup_mounts=cgroup_mounts,
+                                              console_fd=console_fd)
+        return _create(root, cid, config, bundle, rootfs, paths, plan_bytes, facts,
+                       pid_file=pid_file, preserve_fds=preserve_fds, console_fd=console_fd)
+    finally:
+        if console_fd >= 0:
+            os.close(console_fd)
+
+
+def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: dict,
+            plan_bytes: bytes, facts: dict, *, pid_file: str | None, preserve_fds: int,
+            console_fd: int) -> Container:
+    from . import hooks
+    from .spawn import Init, write_id_maps
+
+    linux = config.get("linux", {})
     c = Container.new(root, cid)
     init = None
     made: list[str] = []
@@ -53,18 +82,24 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
             "bundle": bundle, "rootfs": rootfs, "created": state.now_rfc3339(),
             "annotations": config.get("annotations", {}),
             "cgroup": paths, "cgroup_made": [],
-            "hooks": {k: v for k, v in config.get("hooks", {}).items() if k == "poststop"},
+            "hooks": {k: v for k, v in config.get("hooks", {}).items()
+                      if k in ("poststart", "poststop")},
             "pidns": "pid" in facts["namespaces"] and "path" not in facts["namespaces"]["pid"],
+            "namespaces": sorted(facts["namespaces"]),
+            "process": config["process"],
         }
         c.save()
         made = cgroups.create(paths)
         c.data["cgroup_made"] = made
+        resources.setup(paths, made, linux.get("resources"))  # limits before the init joins
+        c.data["resources"] = linux.get("resources") or {}
         c.save()
         fifo = os.path.join(c.dir, FIFO)
         os.mkfifo(fifo, 0o600)
         fifo_fd = os.open(fifo, os.O_RDWR | os.O_CLOEXEC)
         try:
-            init = Init(plan_bytes, fifo_fd=fifo_fd, preserve_fds=preserve_fds)
+            init = Init(plan_bytes, fifo_fd=fifo_fd, preserve_fds=preserve_fds,
+                        extra_fds=(console_fd,) if console_fd >= 0 else ())
         finally:
             os.close(fifo_fd)
         cgroups.join(paths, init.stage1)
@@ -143,6 +178,16 @@ def start(root: str, cid: str) -> Container:
     c.data["status"] = "running"
     c.save()
     c.unlock()
+    hooks = c.data.get("hooks", {})
+    if hooks.get("poststart"):
+        from .hooks import run_hooks
+
+        try:
+            run_hooks(hooks, "poststart", c.oci_state())
+        except PyruncError:
+            # the spec: a failed poststart hook stops the container (step 12)
+            _signal_cgroup(c, 9)
+            raise
     return c
 
 
@@ -255,16 +300,29 @@ def list_states(root: str) -> list[dict]:
 def run(root: str, cid: str, bundle: str, *, detach: bool = False, keep: bool = False,
         **create_args) -> int:
     """create + start; in the foreground, wait and return the exit status."""
-    c = create(root, cid, bundle, **create_args)
+    console: list = []
+    c = create(root, cid, bundle, _own_console=None if detach else console, **create_args)
     pid = c.pid
+    master = -1
     try:
+        if console:
+            from .tty import receive_master
+
+            master = receive_master(console[0])
         start(root, cid)
     except BaseException:
+        if master >= 0:
+            os.close(master)
         delete(root, cid, force=True)
         raise
     if detach:
         return 0
-    status = _wait_forwarding_signals(pid)
+    if master >= 0:
+        from .tty import relay
+
+        status = _exit_status(relay(master, pid))
+    else:
+        status = _wait_forwarding_signals(pid)
     if not keep:
         c = Container.load(root, cid)
         c.lock()
@@ -298,6 +356,82 @@ def _wait_forwarding_signals(pid: int) -> int:
             return 255
     for s in FORWARDED:
         _signal.signal(s, _signal.SIG_DFL)
+    return _exit_status(status)
+
+
+def _exit_status(status: int) -> int:
+    """A wait status as a shell exit code: 128+N when killed by signal N."""
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
     return os.WEXITSTATUS(status)
+
+
+class ExecError(PyruncError):
+    """An exec failure: runc exits 255 for these."""
+
+
+def exec_process(root: str, cid: str, process: dict, *, detach: bool = False,
+                 pid_file: str | None = None, console_socket: str | None = None,
+                 preserve_fds: int = 0, ignore_paused: bool = False) -> int:
+    """Run a new process in a running container (joining all its namespaces and
+    its cgroup). In the foreground, return its exit status."""
+    from . import plan
+    from .spawn import Init, above, connect_console
+
+    c = Container.load(root, cid)
+    status = c.status()
+    if status == "paused" and not ignore_paused:
+        raise ExecError("exec failed: cannot exec in a paused container "
+                        "(use --ignore-paused to override)")
+    if status not in ACTIVE:
+        raise ExecError("exec failed: cannot exec in a stopped container")
+    console_fd = -1
+    ours = None
+    if process.get("terminal"):
+        if console_socket:
+            console_fd = connect_console(console_socket, 3 + preserve_fds)
+        elif detach:
+            raise ExecError("exec failed: cannot allocate a tty without --console-socket "
+                            "when detached")
+        else:
+            from .tty import console_pair
+
+            ours, theirs = console_pair()
+            console_fd = above(theirs, 3 + preserve_fds)
+    init = None
+    master = -1
+    try:
+        plan_bytes = plan.build_exec(process, c.pid, c.data.get("namespaces", []),
+                                     c.data.get("rootfs", "/"), preserve_fds=preserve_fds,
+                                     console_fd=console_fd)
+        init = Init(plan_bytes, preserve_fds=preserve_fds,
+                    extra_fds=(console_fd,) if console_fd >= 0 else ())
+        if console_fd >= 0:
+            os.close(console_fd)
+            console_fd = -1
+        cgroups.join(c.data.get("cgroup", {}), init.stage1)
+        pid = init.go()
+        if ours is not None:
+            from .tty import receive_master
+
+            master = receive_master(ours)
+        init.wait_ready()
+    except PyruncError as e:
+        if init is not None:
+            init.kill()
+        if master >= 0:
+            os.close(master)
+        msg = str(e)
+        raise ExecError(msg if msg.startswith("exec failed") else f"exec failed: {msg}") from None
+    finally:
+        if console_fd >= 0:
+            os.close(console_fd)
+    if pid_file:
+        _write_pid_file(pid_file, pid)
+    if detach:
+        return 0
+    if master >= 0:
+        from .tty import relay
+
+        return _exit_status(relay(master, pid))
+    return _wait_forwarding_signals(pid)

@@ -47,6 +47,7 @@ R_SYSCTL = 23
 R_HOOK_SYNC = 24
 R_EXEC = 25
 R_TIME_OFFSET = 26
+R_CONSOLE = 50
 
 CLONE_FLAGS = {
     "pid": 0x20000000, "network": 0x40000000, "mount": 0x00020000, "ipc": 0x08000000,
@@ -91,8 +92,15 @@ class Plan:
         return b"".join(self.parts)
 
 
-def _process_records(plan: Plan, process: dict, where: str, preserve_fds: int) -> None:
+def _process_records(plan: Plan, process: dict, where: str, preserve_fds: int,
+                     console_fd: int = -1) -> None:
     """The records for a process object (shared by create and exec)."""
+    if process.get("terminal"):
+        if console_fd < 0:
+            raise ConfigError(f"{where}.terminal", "a terminal needs a console socket")
+        size = process.get("consoleSize", {})
+        packed = (size.get("height", 0) & 0xFFFF) << 16 | (size.get("width", 0) & 0xFFFF)
+        plan.add(R_CONSOLE, struct.pack("<II", console_fd, packed))
     plan.add(R_ARGS, b"".join(_cstr(a, f"{where}.args") for a in process["args"]))
     env = list(process.get("env", []))
     plan.add(R_ENV, b"".join(_cstr(e, f"{where}.env") for e in env))
@@ -147,7 +155,8 @@ def with_home(env: list[str], rootfs: str, uid: int) -> list[str]:
 
 
 def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = False,
-                 preserve_fds: int = 0, cgroup_mounts=None) -> tuple[bytes, dict]:
+                 preserve_fds: int = 0, cgroup_mounts=None,
+                 console_fd: int = -1) -> tuple[bytes, dict]:
     """The plan for `create`; also returns facts the parent needs (namespaces)."""
     plan = Plan()
     linux = config.get("linux", {})
@@ -232,11 +241,33 @@ def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = Fal
     for path in linux.get("readonlyPaths", []):
         plan.add(R_READONLY_PATH, _cstr(path, "$.linux.readonlyPaths"))
 
+    hooks = config.get("hooks", {})
+    if hooks.get("prestart") or hooks.get("createRuntime"):
+        plan.add(R_HOOK_SYNC)
     process = dict(config["process"])
     process["env"] = with_home(process.get("env", []), rootfs,
                                process.get("user", {}).get("uid", 0))
-    _process_records(plan, process, "$.process", preserve_fds)
+    _process_records(plan, process, "$.process", preserve_fds, console_fd)
     return plan.bytes(), {"new_user": new_user, "namespaces": namespaces}
+
+
+def build_exec(process: dict, init_pid: int, namespaces: list[str], rootfs: str, *,
+               where: str = "process", preserve_fds: int = 0, console_fd: int = -1) -> bytes:
+    """The plan for `exec`: join the namespaces of the container's init, then
+    apply the process's attributes and run it."""
+    plan = Plan()
+    plan.add(R_EXEC)
+    plan.add(R_CLONE_FLAGS, struct.pack("<Q", 0))
+    for kind in JOIN_ORDER:
+        if kind in namespaces:
+            path = f"/proc/{init_pid}/ns/{NS_FILES[kind]}"
+            plan.add(R_JOIN_NS, struct.pack("<Q", CLONE_FLAGS[kind]) + _cstr(path, kind))
+    process = dict(process)
+    process["env"] = with_home(process.get("env", []), rootfs,
+                               process.get("user", {}).get("uid", 0))
+    _process_records(plan, process, f"$.{where}" if where == "process" else where,
+                     preserve_fds, console_fd)
+    return plan.bytes()
 
 
 def _device(plan: Plan, dev: dict, bind: bool, where: str) -> None:

@@ -53,10 +53,10 @@ def sealed_init() -> int:
 def _memfd_with(data: bytes, name: str, min_fd: int) -> int:
     fd = os.memfd_create(name, os.MFD_CLOEXEC)
     os.write(fd, data)
-    return _above(fd, min_fd)
+    return above(fd, min_fd)
 
 
-def _above(fd: int, min_fd: int) -> int:
+def above(fd: int, min_fd: int) -> int:
     """Move fd to a number >= min_fd, so that preserved fds stay untouched."""
     if fd >= min_fd:
         return fd
@@ -68,16 +68,18 @@ def _above(fd: int, min_fd: int) -> int:
 class Init:
     """A running pyrunc-init, from spawn to `created`."""
 
-    def __init__(self, plan: bytes, *, fifo_fd: int = -1, preserve_fds: int = 0) -> None:
+    def __init__(self, plan: bytes, *, fifo_fd: int = -1, preserve_fds: int = 0,
+                 extra_fds: tuple[int, ...] = ()) -> None:
         from ._shim import ffi, lib
 
         low = 3 + preserve_fds
-        exe = _above(sealed_init(), low)
+        exe = above(sealed_init(), low)
         plan_fd = _memfd_with(plan, "pyrunc-plan", low)
         parent, child = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         self.sock = parent
-        child_fd = _above(child.detach(), low)
-        keep = sorted([*range(3, low), plan_fd, child_fd] + ([fifo_fd] if fifo_fd >= 0 else []))
+        child_fd = above(child.detach(), low)
+        keep = sorted([*range(3, low), plan_fd, child_fd, *extra_fds]
+                      + ([fifo_fd] if fifo_fd >= 0 else []))
         args = [ffi.new("char[]", a.encode()) for a in
                 ("pyrunc-init", str(plan_fd), str(child_fd), str(fifo_fd))]
         argv = ffi.new("char *[]", [*args, ffi.NULL])
@@ -171,3 +173,14 @@ def write_id_maps(pid: int, linux: dict) -> None:
                 f.write(lines)
         except OSError as e:
             raise PyruncError(f"$.linux.{key}: writing {name}: {e.strerror}") from None
+
+
+def connect_console(path: str, min_fd: int) -> int:
+    """Connect to the caller's console socket; the init sends the pty master there."""
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except OSError as e:
+        sock.close()
+        raise PyruncError(f"connecting to console socket {path}: {e.strerror}") from None
+    return above(sock.detach(), min_fd)

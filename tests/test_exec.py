@@ -1,0 +1,220 @@
+"""exec, terminals and console sockets with real containers."""
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+from consoles import ConsoleSocket, read_until
+
+SLEEPER = ("sh", "-c", "while :; do sleep 1; done")
+
+
+@pytest.fixture
+def running(runtime, bundle):
+    bundle.set_args(*SLEEPER)
+    runtime("run", "-d", "-b", str(bundle), "ct-x", check=True)
+    return runtime
+
+
+def ns_of(pid: int | str) -> dict[str, str]:
+    return {n: os.readlink(f"/proc/{pid}/ns/{n}") for n in ("pid", "net", "ipc", "uts", "mnt")}
+
+
+def test_exec_joins_namespaces_and_cgroup(running):
+    init = running.state("ct-x")["pid"]
+    p = running("exec", "ct-x", "sh", "-c",
+                "for n in pid net ipc uts mnt; do readlink /proc/self/ns/$n; done; "
+                "cat /proc/self/cgroup")
+    assert p.returncode == 0, p.err
+    lines = p.out.splitlines()
+    assert lines[:5] == list(ns_of(init).values())
+    with open(f"/proc/{init}/cgroup") as f:
+        assert sorted(lines[5:]) == sorted(f.read().splitlines())
+
+
+def test_exec_exit_status(running):
+    assert running("exec", "ct-x", "sh", "-c", "exit 42").returncode == 42
+    p = running("exec", "ct-x", "sh", "-c", "kill -KILL $$")
+    assert p.returncode == 128 + 9
+
+
+def test_exec_flags(running):
+    p = running("exec", "--cwd", "/tmp", "-e", "A=1", "--env", "B=two", "-u", "1000:1000",
+                "--additional-gids", "5", "--cap", "CAP_SYS_ADMIN", "--no-new-privs",
+                "ct-x", "sh", "-c", "pwd; echo $A $B; id -u; id -g; id -G; "
+                "grep -E 'CapBnd|CapInh|NoNewPrivs' /proc/self/status")
+    assert p.returncode == 0, p.err
+    lines = p.out.splitlines()
+    assert lines[0] == "/tmp"
+    assert lines[1] == "1 two"
+    assert lines[2:4] == ["1000", "1000"]
+    assert sorted(lines[4].split()) == ["1000", "5"]
+    caps = {line.split(":")[0]: int(line.split()[1], 16) for line in lines[5:7]}
+    assert caps["CapBnd"] & (1 << 21)  # CAP_SYS_ADMIN added to the bounding set
+    assert caps["CapInh"] == 0  # never inheritable (CVE-2022-29162)
+    assert lines[7].split() == ["NoNewPrivs:", "1"]
+
+
+def test_exec_process_file(running, tmp_path):
+    proc = {"args": ["sh", "-c", "echo $X; pwd; id -u"], "env": ["X=from-file", "PATH=/bin"],
+            "cwd": "/etc", "user": {"uid": 7, "gid": 7}, "terminal": False}
+    f = tmp_path / "process.json"
+    f.write_text(json.dumps(proc))
+    p = running("exec", "--process", str(f), "ct-x")
+    assert p.returncode == 0, p.err
+    assert p.out.splitlines() == ["from-file", "/etc", "7"]
+
+
+def test_exec_client_process_fixtures(running, tmp_path):
+    """The process.json files containerd, docker and podman wrote (made runnable)."""
+    ref = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "reference",
+                       "client-specs")
+    if not os.path.isdir(ref):
+        pytest.skip("client-specs not available")
+    for name in ("ctr-exec-process.json", "docker-exec-process.json",
+                 "podman-exec-process.json"):
+        with open(os.path.join(ref, name)) as f:
+            proc = json.load(f)
+        proc["args"] = ["sh", "-c", "echo ran"]
+        proc["terminal"] = False
+        proc.pop("consoleSize", None)
+        proc["cwd"] = "/"
+        for rl in proc.get("rlimits", []):
+            rl["soft"] = min(rl["soft"], 1024)
+            rl["hard"] = min(rl["hard"], 1024)
+        f = tmp_path / name
+        f.write_text(json.dumps(proc))
+        p = running("exec", "--process", str(f), "ct-x")
+        assert p.returncode == 0 and p.out == "ran\n", (name, p.err)
+
+
+def test_exec_detach_pid_file(running, tmp_path):
+    pidfile = tmp_path / "exec.pid"
+    running("exec", "-d", "--pid-file", str(pidfile), "ct-x", "sleep", "100", check=True)
+    pid = int(pidfile.read_text())
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        assert f.read() == b"sleep\x00100\x00"
+    init = running.state("ct-x")["pid"]
+    assert ns_of(pid) == ns_of(init)
+
+
+def test_exec_errors(running, bundle):
+    p = running("exec", "ct-x", "/nonexistent")
+    assert p.returncode == 255
+    assert 'exec: "/nonexistent": stat /nonexistent: no such file or directory' in p.err
+    p = running("exec", "ct-x", "/etc/passwd")
+    assert p.returncode == 255 and "permission denied" in p.err
+    p = running("exec", "ct-nope", "true")
+    assert p.returncode == 255 and "does not exist" in p.err
+    p = running("exec", "-u", "root", "ct-x", "true")
+    assert p.returncode == 255 and "uid" in p.err
+    p = running("exec", "ct-x")
+    assert p.returncode != 0
+    running("kill", "ct-x", "KILL", check=True)
+    running.wait_stopped("ct-x")
+    p = running("exec", "ct-x", "true")
+    assert p.returncode == 255 and "stopped" in p.err
+
+
+@pytest.mark.parametrize("user", ["-1", "4294967295", "99999999999", "1:", ":1", "1:2:3", "a",
+                                  "0x10", " 1", "1 ", "１"])
+def test_exec_user_parsing_refuses(running, user):
+    p = running("exec", "-u", user, "ct-x", "id", "-u")
+    assert p.returncode == 255, (user, p.out)
+    assert p.out == ""
+
+
+def test_exec_no_host_fds(running):
+    # the shell checks its own fds with stat (listing the directory would open one)
+    p = running("exec", "ct-x", "sh", "-c",
+                "i=0; while [ $i -lt 256 ]; do [ -e /proc/$$/fd/$i ] && echo $i; i=$((i+1)); done")
+    assert p.out.split() == ["0", "1", "2"], p.out
+
+
+
+
+def test_terminal_through_console_socket(runtime, bundle, tmp_path):
+    bundle.config["process"]["terminal"] = True
+    bundle.config["process"]["consoleSize"] = {"height": 33, "width": 101}
+    bundle.set_args("sh")
+    sock = ConsoleSocket(str(tmp_path / "console.sock"))
+    try:
+        runtime("create", "-b", str(bundle), "--console-socket", sock.path, "ct-tty",
+                check=True)
+        master = sock.wait_master()
+        assert sock.fd_count == 1
+        runtime("start", "ct-tty", check=True)
+        os.write(master, b"tty; stty size; ls -l /dev/console | cut -c1; echo DONE$((1+1))\n")
+        out = read_until(master, b"DONE2").decode()
+        assert "/dev/pts/0" in out
+        assert "33 101" in out
+        os.write(master, b"exit 5\n")
+        runtime.wait_stopped("ct-tty")
+    finally:
+        sock.close()
+
+
+def test_exec_tty_through_console_socket(running, tmp_path):
+    sock = ConsoleSocket(str(tmp_path / "exec.sock"))
+    try:
+        running("exec", "-t", "-d", "--console-socket", sock.path, "ct-x", "sh", check=True)
+        master = sock.wait_master()
+        os.write(master, b"tty; echo OK$((2+3))\n")
+        out = read_until(master, b"OK5").decode()
+        assert "/dev/pts/" in out
+        os.write(master, b"exit\n")
+    finally:
+        sock.close()
+
+
+def test_terminal_run_without_console_socket_needs_foreground(runtime, bundle):
+    bundle.config["process"]["terminal"] = True
+    bundle.set_args("true")
+    p = runtime("run", "-d", "-b", str(bundle), "ct-t")
+    assert p.returncode == 1 and "console-socket" in p.err
+
+
+def test_foreground_terminal_run_in_a_pty(runtime, bundle):
+    """`pyrunc run` of a terminal container from a terminal: raw relay both ways."""
+    import pty
+
+    bundle.config["process"]["terminal"] = True
+    bundle.set_args("sh")
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvp(runtime.cmd[0], [*runtime.cmd, "--root", runtime.root, "run", "-b",
+                                   str(bundle), "ct-fg"])
+    runtime.ids.add("ct-fg")
+    try:
+        import fcntl
+        import struct
+        import termios
+
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 21, 77, 0, 0))
+        time.sleep(0.3)
+        os.write(fd, b"stty size; echo ANS$((40+2))\n")
+        out = read_until(fd, b"ANS42").decode()
+        assert "21 77" in out
+        os.write(fd, b"exit 3\n")
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 3
+    finally:
+        os.close(fd)
+
+
+def test_signal_forwarding(runtime, bundle):
+    bundle.set_args("sh", "-c", "trap 'echo got-usr1; exit 9' USR1; while :; do sleep 0.1; done")
+    proc = subprocess.Popen([*runtime.cmd, "--root", runtime.root, "run", "-b", str(bundle),
+                             "ct-sig"], stdout=subprocess.PIPE)
+    runtime.ids.add("ct-sig")
+    for _ in range(200):
+        if os.path.exists(os.path.join(runtime.root, "ct-sig", "state.json")) and \
+                runtime.state("ct-sig")["status"] == "running":
+            break
+        time.sleep(0.02)
+    time.sleep(0.2)
+    proc.send_signal(10)
+    assert proc.wait(timeout=20) == 9
+    assert proc.stdout.read() == b"got-usr1\n"
