@@ -8,7 +8,8 @@ import subprocess
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-INIT_SOURCES = ["csrc/init.c", "csrc/rootfs.c", "csrc/process.c", "csrc/terminal.c"]
+INIT_SOURCES = ["csrc/init.c", "csrc/rootfs.c", "csrc/process.c", "csrc/terminal.c",
+                "csrc/hooks.c"]
 
 
 class BuildPy(build_py):

@@ -84,6 +84,24 @@ void wait_msg(char want)
 		fail("sync: expected message '%c', got '%c'", want, c);
 }
 
+/* Receive a message with a payload; returns the payload length. */
+size_t recv_msg(char want, char *buf, size_t size)
+{
+	ssize_t n;
+	struct iovec iov[2] = { { buf, 1 }, { buf + 1, size - 1 } };
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+	do
+		n = recvmsg(sync_fd, &msg, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 1)
+		_exit(1);
+	if (msg.msg_flags & MSG_TRUNC)
+		fail("sync: message too long");
+	if (buf[0] != want)
+		fail("sync: expected message '%c', got '%c'", want, buf[0]);
+	return (size_t)n - 1;
+}
+
 struct cursor cursor_of(const struct record *r)
 {
 	struct cursor c = { r->data, r->len };

@@ -41,6 +41,11 @@ int plan_has(const struct plan *p, uint16_t type);
 void setup_rootfs(const struct plan *p);
 void finish_rootfs(const struct plan *p);
 
+/* hooks.c */
+void run_hooks(const struct plan *p, uint16_t type, const char *state);
+extern const char *hook_state_create, *hook_state_start;
+size_t recv_msg(char want, char *buf, size_t size);
+
 /* terminal.c */
 #include <sys/types.h>
 void setup_terminal(const struct plan *p, int console);

@@ -40,6 +40,15 @@ enum plan_record {
 	R_EXEC = 25,          /* - : join a running container, no filesystem setup */
 	R_TIME_OFFSET = 26,   /* u32 clock id, u32 nsec, i64 sec */
 	R_CONSOLE = 50,       /* u32 console socket fd, u16 rows, u16 cols: make a pty */
+	/* linux.seccomp (csrc/seccomp.c, pyrunc/seccomp.py): */
+	R_SECCOMP_DEFAULT = 51, /* u32 libseccomp default action, u32 options (1: -ENOSYS stub) */
+	R_SECCOMP_ARCH = 52,  /* str libseccomp architecture name */
+	R_SECCOMP_FLAG = 53,  /* u32 SECCOMP_FILTER_FLAG_* bit */
+	R_SECCOMP_RULE = 54,  /* u32 action, u32 nargs, nargs * (u32 index, u32 op, u64 value,
+			       * u64 valueTwo), str name... */
+	R_SECCOMP_LISTENER = 55, /* str socket path, str state JSON (\x01 stands for the pid) */
+	R_HOOK_CREATE_CONTAINER = 51, /* u32 timeout, nargs, nenv; str path, args, env, where */
+	R_HOOK_START_CONTAINER = 52,  /* the same */
 };
 
 /* Messages on the sync socket (one byte, then a payload). */
@@ -47,7 +56,8 @@ enum plan_record {
 #define MSG_PID 'P'       /* stage 1 -> parent: u32 pid of the container process */
 #define MSG_MAPS_DONE 'm' /* parent -> child: uid/gid maps are written */
 #define MSG_HOOKS 'H'     /* child -> parent: run createRuntime hooks now */
-#define MSG_CONTINUE 'c'  /* parent -> child: hooks ran, go on */
+#define MSG_CONTINUE 'c'  /* parent -> child: hooks ran, go on; then u32 length, the
+			   * state for createContainer hooks, the state for startContainer hooks */
 #define MSG_READY 'R'     /* child -> parent: created, waiting for start */
 #define MSG_ERROR 'E'     /* any -> parent: text of the error, then exit */
 

@@ -221,6 +221,7 @@ void exec_process(const struct plan *p, const char *path, int fifo_fd)
 			_exit(1);
 		close(fifo_fd);
 	}
+	run_hooks(p, R_HOOK_START_CONTAINER, hook_state_start);
 	/* Nothing but stdio and the preserved fds reaches the process. */
 	if (syscall(SYS_close_range, 3 + preserve, ~0U, 0) < 0)
 		for (int fd = 3 + (int)preserve; fd < 65536; fd++)

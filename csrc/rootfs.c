@@ -389,8 +389,28 @@ void setup_rootfs(const struct plan *p)
 				close(fd);
 		}
 	if (plan_has(p, R_HOOK_SYNC)) {
+		/* prestart and createRuntime run in the parent, then createContainer here */
+		static char states[1 << 17];
 		send_msg(MSG_HOOKS, NULL, 0);
-		wait_msg(MSG_CONTINUE);
+		size_t n = recv_msg(MSG_CONTINUE, states, sizeof(states) - 1);
+		states[n + 1] = '\0';
+		uint32_t len;
+		if (n < 4)
+			fail("sync: no hook state");
+		memcpy(&len, states + 1, 4);
+		if (len > n - 4)
+			fail("sync: bad hook state length");
+		/* "len state1 state2": split the two NUL-free JSON texts */
+		memmove(states, states + 5, n - 4);
+		states[n - 4] = '\0';
+		static char create_state[1 << 16];
+		if (len >= sizeof(create_state))
+			fail("sync: hook state too long");
+		memcpy(create_state, states, len);
+		create_state[len] = '\0';
+		hook_state_create = create_state;
+		hook_state_start = states + len;
+		run_hooks(p, R_HOOK_CREATE_CONTAINER, hook_state_create);
 	}
 	pivot(plan_has(p, R_NO_PIVOT));
 	close(root_fd);

@@ -115,12 +115,15 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
             _write_oom_score_adj(pid, adj)
         all_hooks = config.get("hooks", {})
 
-        def on_hooks() -> None:
+        def on_hooks() -> tuple[str, str]:
+            from .fastjson import dumps
+
             st = c.oci_state()
             st["status"] = "creating"
             st["pid"] = pid
             hooks.run_hooks(all_hooks, "prestart", st)
             hooks.run_hooks(all_hooks, "createRuntime", st)
+            return dumps(st), dumps({**st, "status": "created"})
 
         init.wait_ready(on_hooks)
         c.data["status"] = "created"
@@ -210,6 +213,10 @@ def kill(root: str, cid: str, sig: str | int = 15, all_procs: bool = False) -> N
         _signal_cgroup(c, signum)
     else:
         _signal_init(c, signum)
+        if signum == 9 and status == "paused":  # a frozen (v1) process dies only when thawed
+            from .cgroup_ops import freeze
+
+            freeze(c.data.get("cgroup", {}), False)
 
 
 def _signal_init(c: Container, signum: int) -> None:
@@ -231,11 +238,10 @@ def _signal_init(c: Container, signum: int) -> None:
 
 
 def _signal_cgroup(c: Container, signum: int) -> None:
-    for pid in cgroups.procs(c.data.get("cgroup", {})):
-        try:
-            os.kill(pid, signum)
-        except ProcessLookupError:
-            pass
+    """Every process in the cgroup (freeze, signal, thaw; cgroup.kill for SIGKILL)."""
+    from .cgroup_ops import signal_all
+
+    signal_all(c.data.get("cgroup", {}), signum)
 
 
 def _wait_gone(c: Container, timeout: float = 10.0) -> None:

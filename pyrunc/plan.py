@@ -48,6 +48,13 @@ R_HOOK_SYNC = 24
 R_EXEC = 25
 R_TIME_OFFSET = 26
 R_CONSOLE = 50
+R_SECCOMP_DEFAULT = 51
+R_SECCOMP_ARCH = 52
+R_SECCOMP_FLAG = 53
+R_SECCOMP_RULE = 54
+R_SECCOMP_LISTENER = 55
+R_HOOK_CREATE_CONTAINER = 51
+R_HOOK_START_CONTAINER = 52
 
 CLONE_FLAGS = {
     "pid": 0x20000000, "network": 0x40000000, "mount": 0x00020000, "ipc": 0x08000000,
@@ -242,8 +249,17 @@ def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = Fal
         plan.add(R_READONLY_PATH, _cstr(path, "$.linux.readonlyPaths"))
 
     hooks = config.get("hooks", {})
-    if hooks.get("prestart") or hooks.get("createRuntime"):
+    if any(hooks.get(k) for k in ("prestart", "createRuntime", "createContainer",
+                                  "startContainer")):
         plan.add(R_HOOK_SYNC)
+    for kind, rtype in (("createContainer", R_HOOK_CREATE_CONTAINER),
+                        ("startContainer", R_HOOK_START_CONTAINER)):
+        for i, hook in enumerate(hooks.get(kind, [])):
+            where = f"$.hooks.{kind}[{i}]"
+            args = hook.get("args") or [hook["path"]]
+            env = hook.get("env", [])
+            plan.add(rtype, struct.pack("<III", hook.get("timeout", 0), len(args), len(env))
+                     + b"".join(_cstr(s, where) for s in (hook["path"], *args, *env, where)))
     process = dict(config["process"])
     process["env"] = with_home(process.get("env", []), rootfs,
                                process.get("user", {}).get("uid", 0))

@@ -129,17 +129,20 @@ class Init:
     def maps_done(self) -> None:
         self.sock.send(MSG_MAPS_DONE)
 
-    def wait_ready(self, on_hooks: Callable[[], None] | None = None) -> None:
-        """Wait for `created`, running the hook callback at the hook point."""
+    def wait_ready(self, on_hooks: Callable[[], tuple[str, str]] | None = None) -> None:
+        """Wait for `created`. At the hook point, the callback runs the host-side
+        hooks and returns the states for the createContainer and startContainer
+        hooks, which the init runs itself."""
         while True:
             msg = self._recv()
             if msg[0] == MSG_READY:
                 self.sock.close()
                 return
             if msg[0] == MSG_HOOKS:
-                if on_hooks:
-                    on_hooks()
-                self.sock.send(MSG_CONTINUE)
+                create_state, start_state = on_hooks() if on_hooks else ("{}", "{}")
+                first = create_state.encode()
+                self.sock.send(MSG_CONTINUE + struct.pack("<I", len(first)) + first
+                               + start_state.encode())
                 continue
             raise PyruncError("pyrunc-init: unexpected message")
 
