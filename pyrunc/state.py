@@ -85,9 +85,14 @@ class Container:
                 return c
             raise NotFound(cid) from None
         try:
-            c.data = fastjson.loads(raw.decode())
-        except ValueError:
-            c.data = {"id": cid, "status": "creating", "pid": 0, "corrupt": True}
+            data = fastjson.loads(raw.decode())
+        except (ValueError, SystemError):
+            # SystemError: _json's scanner on most syntax errors when json.decoder
+            # is not imported (see config.parse_json); a truncated file is one.
+            data = None
+        if not isinstance(data, dict):
+            data = {"id": cid, "status": "creating", "pid": 0, "corrupt": True}
+        c.data = data
         return c
 
     @classmethod
@@ -99,7 +104,7 @@ class Container:
         try:
             os.mkdir(c.dir, 0o711)
         except FileExistsError:
-            raise PyruncError("container with given ID already exists") from None
+            raise PyruncError(f"container with given ID already exists: \"{cid}\"") from None
         c.lock()
         return c
 
