@@ -19,6 +19,9 @@ commands:
   kill      send a signal to a container  delete    delete a container
   list      list containers               spec      write a default config.json
   exec      run a process in a container  features  print the features document
+  update    change a container's limits   events    stats and OOM events of a container
+  pause     freeze a container            resume    thaw a paused container
+  ps        processes of a container
 
 global options:
   --root DIR          state directory (default /run/pyrunc)
@@ -53,14 +56,25 @@ COMMANDS = {
              "process-label": True, "preserve-fds": True, "cgroup": MULTI,
              "ignore-paused": False, "detach": False, "pid-file": True,
              "console-socket": True, "pidfd-socket": True},
+    "update": {"resources": True, "blkio-weight": True, "cpu-period": True, "cpu-quota": True,
+               "cpu-share": True, "cpu-shares": True, "cpu-rt-period": True,
+               "cpu-rt-runtime": True, "cpu-idle": True, "cpuset-cpus": True,
+               "cpuset-mems": True, "kernel-memory": True, "kernel-memory-tcp": True,
+               "memory": True, "memory-reservation": True, "memory-swap": True,
+               "pids-limit": True, "l3-cache-schema": True, "mem-bw-schema": True},
+    "pause": {},
+    "resume": {},
+    "ps": {"format": True},
+    "events": {"stats": False, "interval": True},
 }
 SHORT = {"b": "bundle", "d": "detach", "a": "all", "f": "force", "q": "quiet", "v": "version",
          "h": "help", "t": "tty", "e": "env", "u": "user", "p": "process", "g": "additional-gids",
-         "c": "cap"}
+         "c": "cap", "r": "resources"}
 ARGS = {"create": 1, "run": 1, "start": 1, "state": 1, "kill": (1, 2), "delete": 1,
-        "list": 0, "spec": 0, "features": 0, "exec": (1, 1 << 20)}
+        "list": 0, "spec": 0, "features": 0, "exec": (1, 1 << 20),
+        "update": 1, "pause": 1, "resume": 1, "ps": (1, 1 << 20), "events": 1}
 # Commands whose flags stop at the first positional argument (the rest is a command line).
-STOP_AT_POSITIONAL = {"exec"}
+STOP_AT_POSITIONAL = {"exec", "ps"}
 
 
 def parse_flags(argv: list[str], spec: dict[str, bool], where: str,
@@ -306,8 +320,60 @@ def cmd_exec(root: str, flags: dict, pos: list[str]) -> int:
         return 255
 
 
+def cmd_update(root: str, flags: dict, pos: list[str]) -> int:
+    from .cgroup_ops import update, update_request
+
+    update(root, pos[0], update_request(flags, sys.stdin))
+    return 0
+
+
+def cmd_pause(root: str, flags: dict, pos: list[str]) -> int:
+    from .cgroup_ops import pause
+
+    pause(root, pos[0])
+    return 0
+
+
+def cmd_resume(root: str, flags: dict, pos: list[str]) -> int:
+    from .cgroup_ops import resume
+
+    resume(root, pos[0])
+    return 0
+
+
+def cmd_ps(root: str, flags: dict, pos: list[str]) -> int:
+    from .cgroup_ops import ps_pids, ps_table
+
+    fmt = flags.get("format", "table")
+    if fmt not in ("table", "json"):
+        raise PyruncError(f"invalid --format \"{fmt}\" (table or json)")
+    pids = ps_pids(root, pos[0])
+    if fmt == "json":
+        if len(pos) > 1:
+            raise PyruncError("ps: ps options cannot be used with --format json")
+        from . import fastjson
+
+        sys.stdout.write(fastjson.dumps(pids) + "\n")
+    else:
+        sys.stdout.write(ps_table(pids, pos[1:]))
+    return 0
+
+
+def cmd_events(root: str, flags: dict, pos: list[str]) -> int:
+    from . import fastjson
+    from .cgroup_ops import container_stats, events, parse_duration
+
+    if flags.get("stats"):
+        ev = {"type": "stats", "id": pos[0], "data": container_stats(root, pos[0])}
+        sys.stdout.write(fastjson.dumps(ev) + "\n")
+        return 0
+    events(root, pos[0], parse_duration(flags.get("interval", "5s")), sys.stdout)
+    return 0
+
+
 COMMAND_FUNCS = {
     "create": cmd_create, "run": cmd_run, "start": cmd_start, "state": cmd_state,
     "kill": cmd_kill, "delete": cmd_delete, "list": cmd_list, "spec": cmd_spec,
-    "features": cmd_features, "exec": cmd_exec,
+    "features": cmd_features, "exec": cmd_exec, "update": cmd_update, "pause": cmd_pause,
+    "resume": cmd_resume, "ps": cmd_ps, "events": cmd_events,
 }

@@ -91,7 +91,7 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
         c.save()
         made = cgroups.create(paths)
         c.data["cgroup_made"] = made
-        resources.setup(paths, made, linux.get("resources"))  # limits before the init joins
+        resources.setup(paths, made, linux)  # limits before the init joins
         c.data["resources"] = linux.get("resources") or {}
         c.save()
         fifo = os.path.join(c.dir, FIFO)

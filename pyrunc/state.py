@@ -163,7 +163,8 @@ class Container:
         return stored
 
     def frozen(self) -> bool:
-        freezer = self.data.get("cgroup", {}).get("freezer")
+        cgroup = self.data.get("cgroup", {})
+        freezer = cgroup.get("freezer") or cgroup.get("unified")  # v1, else v2's cgroup.freeze
         if not freezer:
             return False
         for name, frozen in (("freezer.state", "FROZEN"), ("cgroup.freeze", "1")):
