@@ -231,8 +231,10 @@ static void set_time_offsets(const struct plan *p)
 static void container_main(const struct plan *p, int fifo_fd)
 {
 	const char *path = NULL;
+	/* Wait until the parent knows our pid (stage 1 told it) and has written
+	 * what it writes from the host (id maps, oom_score_adj). */
+	wait_msg(MSG_MAPS_DONE);
 	if (plan_has(p, R_WAIT_MAPS)) {
-		wait_msg(MSG_MAPS_DONE);
 		/* Become root of the new user namespace, when 0 is mapped. */
 		if (setresgid(0, 0, 0) == 0)
 			setresuid(0, 0, 0);
@@ -270,6 +272,8 @@ int main(int argc, char **argv)
 			struct cursor c = cursor_of(&plan.rec[i]);
 			flags = cur_u64(&c);
 		}
+	/* While the listenerPath still resolves as on the host. */
+	seccomp_stage1(&plan);
 	join_namespaces(&plan);
 	if (flags & CLONE_NEWTIME) {
 		if (unshare(CLONE_NEWTIME) < 0)
@@ -288,6 +292,7 @@ int main(int argc, char **argv)
 		_exit(1);
 	}
 	uint32_t child = (uint32_t)pid;
+	seccomp_child_pid(child);
 	send_msg(MSG_PID, &child, sizeof(child));
 	return 0;
 }

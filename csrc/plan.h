@@ -32,7 +32,7 @@ enum plan_record {
 	R_RLIMIT = 17,        /* u32 resource, u64 soft, u64 hard */
 	R_NO_NEW_PRIVS = 18,  /* - */
 	R_PRESERVE_FDS = 19,  /* u32 count */
-	R_WAIT_MAPS = 20,     /* - : the child waits for the parent to write id maps */
+	R_WAIT_MAPS = 20,     /* - : a new user namespace: become its root after the maps */
 	R_MASKED_PATH = 21,   /* str */
 	R_READONLY_PATH = 22, /* str */
 	R_SYSCTL = 23,        /* str key, str value */
@@ -40,21 +40,21 @@ enum plan_record {
 	R_EXEC = 25,          /* - : join a running container, no filesystem setup */
 	R_TIME_OFFSET = 26,   /* u32 clock id, u32 nsec, i64 sec */
 	R_CONSOLE = 50,       /* u32 console socket fd, u16 rows, u16 cols: make a pty */
-	/* linux.seccomp (csrc/seccomp.c, pyrunc/seccomp.py): */
-	R_SECCOMP_DEFAULT = 51, /* u32 libseccomp default action, u32 options (1: -ENOSYS stub) */
-	R_SECCOMP_ARCH = 52,  /* str libseccomp architecture name */
-	R_SECCOMP_FLAG = 53,  /* u32 SECCOMP_FILTER_FLAG_* bit */
-	R_SECCOMP_RULE = 54,  /* u32 action, u32 nargs, nargs * (u32 index, u32 op, u64 value,
-			       * u64 valueTwo), str name... */
-	R_SECCOMP_LISTENER = 55, /* str socket path, str state JSON (\x01 stands for the pid) */
 	R_HOOK_CREATE_CONTAINER = 51, /* u32 timeout, nargs, nenv; str path, args, env, where */
 	R_HOOK_START_CONTAINER = 52,  /* the same */
+	/* linux.seccomp (csrc/seccomp.c, pyrunc/seccomp.py): */
+	R_SECCOMP_DEFAULT = 53, /* u32 libseccomp default action, u32 options (1: -ENOSYS stub) */
+	R_SECCOMP_ARCH = 54,  /* str libseccomp architecture name */
+	R_SECCOMP_FLAG = 55,  /* u32 SECCOMP_FILTER_FLAG_* bit */
+	R_SECCOMP_RULE = 56,  /* u32 action, u32 nargs, nargs * (u32 index, u32 op, u64 value,
+			       * u64 valueTwo), str name... */
+	R_SECCOMP_LISTENER = 57, /* str socket path, str state JSON (\x01 stands for the pid) */
 };
 
 /* Messages on the sync socket (one byte, then a payload). */
 #define MSG_GO 'g'        /* parent -> stage 1: cgroups are joined, go on */
 #define MSG_PID 'P'       /* stage 1 -> parent: u32 pid of the container process */
-#define MSG_MAPS_DONE 'm' /* parent -> child: uid/gid maps are written */
+#define MSG_MAPS_DONE 'm' /* parent -> child: pid known, maps written: go on */
 #define MSG_HOOKS 'H'     /* child -> parent: run createRuntime hooks now */
 #define MSG_CONTINUE 'c'  /* parent -> child: hooks ran, go on; then u32 length, the
 			   * state for createContainer hooks, the state for startContainer hooks */

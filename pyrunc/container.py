@@ -58,7 +58,7 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
         plan_bytes, facts = plan.build_create(config, bundle, rootfs, no_pivot=no_pivot,
                                               preserve_fds=preserve_fds,
                                               cgroup_mounts=cgroup_mounts,
-                                              console_fd=console_fd)
+                                              console_fd=console_fd, cid=cid)
         return _create(root, cid, config, bundle, rootfs, paths, plan_bytes, facts,
                        pid_file=pid_file, preserve_fds=preserve_fds, console_fd=console_fd)
     finally:
@@ -77,6 +77,7 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
     init = None
     made: list[str] = []
     try:
+        _crash_point("claimed")
         c.data = {
             "ociVersion": config["ociVersion"], "id": cid, "status": "creating", "pid": 0,
             "bundle": bundle, "rootfs": rootfs, "created": state.now_rfc3339(),
@@ -89,11 +90,13 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
             "process": config["process"],
         }
         c.save()
+        _crash_point("state-saved")
         made = cgroups.create(paths)
         c.data["cgroup_made"] = made
         resources.setup(paths, made, linux)  # limits before the init joins
         c.data["resources"] = linux.get("resources") or {}
         c.save()
+        _crash_point("cgroups-made")
         fifo = os.path.join(c.dir, FIFO)
         os.mkfifo(fifo, 0o600)
         fifo_fd = os.open(fifo, os.O_RDWR | os.O_CLOEXEC)
@@ -102,17 +105,20 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
                         extra_fds=(console_fd,) if console_fd >= 0 else ())
         finally:
             os.close(fifo_fd)
+        _crash_point("init-spawned")
         cgroups.join(paths, init.stage1)
+        _crash_point("cgroups-joined")
         pid = init.go()
         c.data["pid"] = pid
         c.data["pid_start"] = state.proc_start_time(pid)
         c.save()
+        _crash_point("pid-known")
         if facts["new_user"]:
             write_id_maps(pid, linux)
-            init.maps_done()
         adj = config["process"].get("oomScoreAdj")
         if adj is not None:
             _write_oom_score_adj(pid, adj)
+        init.maps_done()
         all_hooks = config.get("hooks", {})
 
         def on_hooks() -> tuple[str, str]:
@@ -126,8 +132,10 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
             return dumps(st), dumps({**st, "status": "created"})
 
         init.wait_ready(on_hooks)
+        _crash_point("ready")
         c.data["status"] = "created"
         c.save()
+        _crash_point("created-saved")
         if pid_file:
             _write_pid_file(pid_file, pid)
     except BaseException:
@@ -138,6 +146,17 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
         raise
     c.unlock()
     return c
+
+
+def _crash_point(step: str) -> None:
+    """Tests only: PYRUNC_CRASH_AT=STEP makes pyrunc die by SIGKILL at STEP."""
+    if os.environ.get("PYRUNC_CRASH_AT") == step:
+        os.kill(os.getpid(), 9)
+
+
+CREATE_STEPS = ("claimed", "state-saved", "cgroups-made", "init-spawned", "cgroups-joined",
+                "pid-known", "ready", "created-saved")
+DELETE_STEPS = ("delete-locked", "delete-killed", "delete-cgroups-removed")
 
 
 def _write_oom_score_adj(pid: int, adj: int) -> None:
@@ -247,9 +266,11 @@ def _signal_cgroup(c: Container, signum: int) -> None:
 def _wait_gone(c: Container, timeout: float = 10.0) -> None:
     import select
 
+    if c.pid <= 0:
+        return
     try:
         pidfd = os.pidfd_open(c.pid)
-    except (ProcessLookupError, ValueError):
+    except OSError:
         return
     try:
         if c.init_alive():
@@ -270,13 +291,15 @@ def delete(root: str, cid: str, force: bool = False) -> None:
             return
         raise
     status = c.status()
-    if status in ACTIVE or (status == "creating" and c.pid):
-        if not force:
-            raise PyruncError(f"cannot delete container {cid} that is not stopped: {status}")
-        if c.pid and c.init_alive():
-            _signal_init(c, 9)
-        _signal_cgroup(c, 9)
-        _wait_gone(c)
+    if status not in ("stopped",) and not force:
+        raise PyruncError(f"cannot delete container {cid} that is not stopped: {status}")
+    _crash_point("delete-locked")
+    # Also when "stopped" because its create died: its init may still wait.
+    if c.pid and c.init_alive():
+        _signal_init(c, 9)
+    _signal_cgroup(c, 9)
+    _wait_gone(c)
+    _crash_point("delete-killed")
     destroy(c)
 
 
@@ -289,6 +312,7 @@ def destroy(c: Container) -> None:
         st = c.oci_state()
         warn_hooks(hooks, "poststop", st, _warn)
     cgroups.remove(c.data.get("cgroup_made", []))
+    _crash_point("delete-cgroups-removed")
     c.remove()
 
 
@@ -417,6 +441,7 @@ def exec_process(root: str, cid: str, process: dict, *, detach: bool = False,
             console_fd = -1
         cgroups.join(c.data.get("cgroup", {}), init.stage1)
         pid = init.go()
+        init.maps_done()
         if ours is not None:
             from .tty import receive_master
 

@@ -123,6 +123,29 @@ class Container:
             except FileNotFoundError:
                 raise NotFound(self.id) from None
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            if self.data:  # loaded before we waited: read what the holder left
+                try:
+                    fresh = Container.load(self.root, self.id)
+                except NotFound:
+                    self.unlock()
+                    raise
+                self.data = fresh.data
+
+    def locked_by_other(self) -> bool:
+        """True if another command holds this container's lock (or we do)."""
+        if self._lock_fd is not None:
+            return True
+        try:
+            fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
 
     def unlock(self) -> None:
         if self._lock_fd is not None:
@@ -153,6 +176,9 @@ class Container:
         """creating, created, running, paused or stopped: the truth, not the record."""
         stored = self.data.get("status", "creating")
         if stored == "creating":
+            # A create in progress holds the lock; if nobody does, it died.
+            if not self.locked_by_other():
+                return "stopped"
             return "creating" if self.pid == 0 or self.init_alive() else "stopped"
         if not self.init_alive():
             return "stopped"

@@ -94,5 +94,6 @@ def runtime(tmp_path):
     yield rt
     rt.cleanup()
     reap_children()
-    leaks = Snapshot.take().leaks_since(before)
+    scope = (*sorted(rt.ids), str(tmp_path))
+    leaks = Snapshot.take().leaks_since(before, scope)
     assert not leaks, f"left behind: {leaks}"

@@ -125,6 +125,18 @@ def _children() -> set[int]:
     return out
 
 
+def _cgroup_of(pids: set[int]) -> set[str]:
+    """Each pid with its cgroup paths, so a scope can match the container id."""
+    out = set()
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cgroup") as f:
+                out.add(f"{pid} {f.read().split()}")
+        except OSError:
+            continue
+    return out
+
+
 class Snapshot:
     """Mounts, cgroups, container processes and children of the test run."""
 
@@ -138,14 +150,24 @@ class Snapshot:
     def take(cls) -> "Snapshot":
         return cls()
 
-    def leaks_since(self, before: "Snapshot", wait: float = 3.0) -> dict:
+    def leaks_since(self, before: "Snapshot", scope: tuple[str, ...] = (),
+                    wait: float = 3.0) -> dict:
+        """What appeared since `before`. With `scope` (container ids, temp dirs),
+        only mounts, cgroups and container processes that name one of them
+        count: other test runs may share this machine."""
         deadline = time.monotonic() + wait
+
+        def mine(items: set) -> list:
+            if not scope:
+                return sorted(items)
+            return sorted(i for i in items if any(s in str(i) for s in scope))
+
         while True:
             now = Snapshot()
             leaks = {
-                "mounts": sorted(now.mounts - before.mounts),
-                "cgroups": sorted(now.cgroups - before.cgroups),
-                "container processes": sorted(now.procs - before.procs),
+                "mounts": mine(now.mounts - before.mounts),
+                "cgroups": mine(now.cgroups - before.cgroups),
+                "container processes": mine(_cgroup_of(now.procs - before.procs)),
                 "children": sorted(now.children - before.children),
             }
             leaks = {k: v for k, v in leaks.items() if v}
