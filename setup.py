@@ -9,7 +9,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 INIT_SOURCES = ["csrc/init.c", "csrc/rootfs.c", "csrc/process.c", "csrc/terminal.c",
-                "csrc/hooks.c"]
+                "csrc/hooks.c", "csrc/seccomp.c"]
 
 
 class BuildPy(build_py):
@@ -22,7 +22,8 @@ class BuildPy(build_py):
         os.makedirs(libexec, exist_ok=True)
         cc = os.environ.get("CC", "cc")
         cmd = [cc, "-static", "-Os", "-Wall", "-Wextra", "-Werror", "-o",
-               os.path.join(libexec, "pyrunc-init"), *INIT_SOURCES]
+               os.path.join(libexec, "pyrunc-init"), *INIT_SOURCES,
+               "-lseccomp"]  # libseccomp-dev's static libseccomp.a
         subprocess.check_call(cmd)
         schemas = os.path.join(pkg, "schemas")
         os.makedirs(schemas, exist_ok=True)

@@ -54,4 +54,11 @@ void setup_terminal(const struct plan *p, int console);
 void apply_process(const struct plan *p, const char **path_out);
 void exec_process(const struct plan *p, const char *path, int fifo_fd);
 
+/* seccomp.c */
+void seccomp_stage1(const struct plan *p);
+void seccomp_child_pid(uint32_t pid);
+int seccomp_listener_fd(void);
+void prepare_seccomp(const struct plan *p);
+void apply_seccomp(const struct plan *p);
+
 #endif

@@ -84,6 +84,56 @@ static const char *go_strerror(int err)
 	return buf;
 }
 
+/* linux.seccomp without no_new_privs: loading the filter needs CAP_SYS_ADMIN,
+ * which the process may be about to lose (a capability set without it, or a
+ * non-root user). It is kept in the effective and permitted sets until
+ * apply_seccomp() has loaded the filter, as the last step before execve; then
+ * these final sets are put in place (and checked). */
+static int restore_caps;
+static struct __user_cap_data_struct final_caps[2];
+#define ADMIN_IDX (CAP_SYS_ADMIN / 32)
+#define ADMIN_BIT (1U << (CAP_SYS_ADMIN % 32))
+
+static void get_caps(struct __user_cap_data_struct data[2])
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		fail_errno(errno, "reading capabilities");
+}
+
+/* Set aside the current sets as final and add CAP_SYS_ADMIN (if permitted). */
+static void keep_sys_admin(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+	get_caps(data);
+	memcpy(final_caps, data, sizeof(data));
+	if ((data[ADMIN_IDX].effective & ADMIN_BIT) || !(data[ADMIN_IDX].permitted & ADMIN_BIT))
+		return; /* nothing to restore; prepare_seccomp() fails without it */
+	data[ADMIN_IDX].effective |= ADMIN_BIT;
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		fail_errno(errno, "keeping CAP_SYS_ADMIN to load the seccomp filter");
+	restore_caps = 1;
+}
+
+/* After the filter is loaded: drop what keep_sys_admin() kept. The sync socket
+ * is closed by now, so errors go to the container's stderr. */
+static void drop_sys_admin(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct now[2];
+	if (!restore_caps)
+		return;
+	if (syscall(SYS_capset, &hdr, final_caps) < 0 || syscall(SYS_capget, &hdr, now) < 0 ||
+	    memcmp(now, final_caps, sizeof(now)) != 0) {
+		static const char msg[] = "pyrunc: seccomp: dropping CAP_SYS_ADMIN after loading "
+					  "the filter failed (is capset allowed?)\n";
+		if (write(2, msg, sizeof(msg) - 1) < 0)
+			_exit(1);
+		_exit(1);
+	}
+}
+
 /* Find the program as execve(2) from a shell would, in the container. */
 static const char *find_program(const char *name, char **envp)
 {
@@ -127,6 +177,8 @@ void apply_process(const struct plan *p, const char **path_out)
 	uint64_t capv[5];
 	mode_t mask = 022;
 	int last = last_cap();
+	int seccomp_admin = plan_has(p, R_SECCOMP_DEFAULT) && !plan_has(p, R_NO_NEW_PRIVS);
+	int was_root = geteuid() == 0;
 
 	for (size_t i = 0; i < p->nrec; i++) {
 		const struct record *r = &p->rec[i];
@@ -156,6 +208,8 @@ void apply_process(const struct plan *p, const char **path_out)
 						   cap);
 		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 			fail_errno(errno, "prctl(PR_SET_KEEPCAPS)");
+	} else if (seccomp_admin && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) {
+		fail_errno(errno, "prctl(PR_SET_KEEPCAPS)");
 	}
 	for (size_t i = 0; i < p->nrec; i++) {
 		const struct record *r = &p->rec[i];
@@ -184,7 +238,31 @@ void apply_process(const struct plan *p, const char **path_out)
 			fail_errno(errno, "setting uid %u", uid);
 	}
 	if (caps) {
-		set_caps(caps, last);
+		uint64_t sets[5];
+		struct __user_cap_data_struct d[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
+		memcpy(sets, caps, sizeof(sets));
+		if (seccomp_admin)
+			get_caps(d);
+		if (d[ADMIN_IDX].permitted & ADMIN_BIT) {
+			sets[1] |= 1ULL << CAP_SYS_ADMIN;
+			sets[3] |= 1ULL << CAP_SYS_ADMIN;
+			for (int k = 0; k < 2; k++) {
+				final_caps[k].effective = (uint32_t)(caps[1] >> (32 * k));
+				final_caps[k].inheritable = (uint32_t)(caps[2] >> (32 * k));
+				final_caps[k].permitted = (uint32_t)(caps[3] >> (32 * k));
+			}
+			restore_caps = sets[1] != caps[1] || sets[3] != caps[3];
+		}
+		set_caps(sets, last);
+		prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+	} else if (seccomp_admin) {
+		/* What setuid without keepcaps does to the sets, after the filter. */
+		keep_sys_admin();
+		if (was_root && geteuid() != 0) {
+			for (int k = 0; k < 2; k++)
+				final_caps[k].effective = final_caps[k].permitted = 0;
+			restore_caps = 1;
+		}
 		prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
 	}
 	if (plan_has(p, R_NO_NEW_PRIVS) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -201,6 +279,26 @@ void apply_process(const struct plan *p, const char **path_out)
 	if (!argv_buf[0])
 		fail("process.args is empty");
 	*path_out = find_program(argv_buf[0], envp_buf);
+	prepare_seccomp(p);
+}
+
+/* Close every fd from `low` on, except `keep`. */
+static void close_from(unsigned low, int keep)
+{
+	unsigned ranges[2][2] = { { low, ~0U }, { 1, 0 } };
+	if (keep >= 0 && (unsigned)keep >= low) {
+		ranges[0][1] = (unsigned)keep - 1;
+		ranges[1][0] = (unsigned)keep + 1;
+		ranges[1][1] = ~0U;
+	}
+	for (int r = 0; r < 2; r++) {
+		if (ranges[r][0] > ranges[r][1])
+			continue;
+		if (syscall(SYS_close_range, ranges[r][0], ranges[r][1], 0) < 0)
+			for (unsigned fd = ranges[r][0]; fd < 65536 && fd <= ranges[r][1]; fd++)
+				if ((int)fd != keep)
+					close((int)fd);
+	}
 }
 
 void exec_process(const struct plan *p, const char *path, int fifo_fd)
@@ -222,10 +320,11 @@ void exec_process(const struct plan *p, const char *path, int fifo_fd)
 		close(fifo_fd);
 	}
 	run_hooks(p, R_HOOK_START_CONTAINER, hook_state_start);
-	/* Nothing but stdio and the preserved fds reaches the process. */
-	if (syscall(SYS_close_range, 3 + preserve, ~0U, 0) < 0)
-		for (int fd = 3 + (int)preserve; fd < 65536; fd++)
-			close(fd);
+	/* Nothing but stdio and the preserved fds reaches the process (the
+	 * seccomp agent's socket is close-on-exec, and closed once used). */
+	close_from(3 + preserve, seccomp_listener_fd());
+	apply_seccomp(p);
+	drop_sys_admin();
 	execve(path, argv_buf, envp_buf);
 	_exit(errno == ENOENT ? 127 : 126);
 }

@@ -48,13 +48,13 @@ R_HOOK_SYNC = 24
 R_EXEC = 25
 R_TIME_OFFSET = 26
 R_CONSOLE = 50
-R_SECCOMP_DEFAULT = 51
-R_SECCOMP_ARCH = 52
-R_SECCOMP_FLAG = 53
-R_SECCOMP_RULE = 54
-R_SECCOMP_LISTENER = 55
 R_HOOK_CREATE_CONTAINER = 51
 R_HOOK_START_CONTAINER = 52
+R_SECCOMP_DEFAULT = 53
+R_SECCOMP_ARCH = 54
+R_SECCOMP_FLAG = 55
+R_SECCOMP_RULE = 56
+R_SECCOMP_LISTENER = 57
 
 CLONE_FLAGS = {
     "pid": 0x20000000, "network": 0x40000000, "mount": 0x00020000, "ipc": 0x08000000,
@@ -163,7 +163,7 @@ def with_home(env: list[str], rootfs: str, uid: int) -> list[str]:
 
 def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = False,
                  preserve_fds: int = 0, cgroup_mounts=None,
-                 console_fd: int = -1) -> tuple[bytes, dict]:
+                 console_fd: int = -1, cid: str = "") -> tuple[bytes, dict]:
     """The plan for `create`; also returns facts the parent needs (namespaces)."""
     plan = Plan()
     linux = config.get("linux", {})
@@ -264,6 +264,11 @@ def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = Fal
     process["env"] = with_home(process.get("env", []), rootfs,
                                process.get("user", {}).get("uid", 0))
     _process_records(plan, process, "$.process", preserve_fds, console_fd)
+    if "seccomp" in linux:
+        from .seccomp import add_records, agent_state
+
+        add_records(plan, linux["seccomp"], "$.linux.seccomp", agent_state(config, cid, bundle),
+                    bundle)
     return plan.bytes(), {"new_user": new_user, "namespaces": namespaces}
 
 
