@@ -1,6 +1,6 @@
 """`pyrunc features`: what this build implements, truthfully."""
 
-from . import OCI_VERSION
+from . import OCI_VERSION, seccomp
 from .capabilities import CAPABILITIES, last_cap
 from .mounts import FLAGS, IGNORED, PROPAGATION
 from .plan import CLONE_FLAGS
@@ -18,7 +18,7 @@ def features() -> dict:
             "capabilities": list(CAPABILITIES[: last_cap() + 1]),
             "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False,
                        "rdma": False},
-            "seccomp": {"enabled": False},
+            "seccomp": seccomp.features(),
             "apparmor": {"enabled": False},
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
