@@ -10,7 +10,7 @@ set -eu
 cd "$(dirname "$0")"
 venv=${PYRUNC_VENV:-/opt/pyrunc}
 packages="gcc libc6-dev busybox-static libcap-dev libseccomp-dev python3 python3-venv python3-dev"
-[ "${1:-}" = --test ] && packages="$packages runc crun iproute2 util-linux procps"
+[ "${1:-}" = --test ] && packages="$packages runc crun iproute2 util-linux procps containerd docker.io podman conmon"
 missing=""
 for p in $packages; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
