@@ -1,0 +1,221 @@
+"""docker 20.10: dockerd → containerd → containerd-shim-runc-v2 → the runtime,
+given with `dockerd --add-runtime pyrunc=PATH` and `docker run --runtime
+pyrunc` (client-calls.md §2)."""
+
+import json
+import os
+import time
+
+import clientlib as cl
+import pytest
+from conftest import docker_runtime_name
+
+pytestmark = pytest.mark.clients
+
+
+class Docker:
+    def __init__(self, dockerd: cl.Dockerd, rt: cl.OciRuntime) -> None:
+        self.d = dockerd
+        self.runtime = docker_runtime_name(rt)
+        self.names: list[str] = []
+
+    def run_argv(self, *args: str, opts: tuple = ()) -> list[str]:
+        return self.d.argv("run", "--runtime", self.runtime, "--network", "none", *opts,
+                           cl.IMAGE, *args)
+
+    def run(self, *args: str, opts: tuple = (), **kw) -> cl.Result:
+        return cl.run(self.run_argv(*args, opts=opts), env=self.d.env, **kw)
+
+    def __call__(self, *args: str, **kw) -> cl.Result:
+        return self.d.docker(*args, **kw)
+
+    def detached(self, name: str, *args: str, opts: tuple = ()) -> str:
+        self.names.append(name)
+        r = self.run(*args, opts=("-d", "--name", name, *opts))
+        assert r.rc == 0, r
+        return r.out.strip()
+
+    def inspect(self, name: str) -> dict:
+        r = self("inspect", name)
+        assert r.rc == 0, r
+        return json.loads(r.out)[0]
+
+    def state(self, name: str) -> dict:
+        return self.inspect(name)["State"]
+
+    def cleanup(self) -> None:
+        if self.names:
+            self("rm", "-f", *self.names, timeout=60)
+
+
+@pytest.fixture
+def docker(dockerd, rt):
+    d = Docker(dockerd, rt)
+    yield d
+    d.cleanup()
+
+
+def test_run_echo(docker):
+    r = docker.run("echo", "hello", opts=("--rm",))
+    assert (r.rc, r.out) == (0, "hello\n"), r
+
+
+def test_run_exit_3(docker):
+    r = docker.run("sh", "-c", "echo out; echo err >&2; exit 3", opts=("--rm",))
+    assert (r.rc, r.out) == (3, "out\n") and "err" in r.err, r
+
+
+def test_run_tty(docker):
+    term = cl.Pty(docker.run_argv("sh", "-c", "tty; exit 4", opts=("--rm", "-t")),
+                  env=docker.d.env)
+    try:
+        rc = term.wait()
+    finally:
+        term.close()
+    assert "/dev/pts/0" in term.text and rc == 4, term.text
+
+
+def test_run_interactive_tty(docker):
+    term = cl.Pty(docker.run_argv("sh", opts=("--rm", "-it")), env=docker.d.env)
+    try:
+        term.expect("# ")
+        term.send("stty size; echo sum=$((20+22))\r")
+        term.expect("sum=42")
+        term.send("exit 5\r")
+        rc = term.wait()
+    finally:
+        term.close()
+    assert "30 100" in term.text and rc == 5, term.text
+
+
+def test_run_stdin(docker):
+    r = docker.run("sh", "-c", "cat; exit 4", opts=("--rm", "-i"), input="data\nmore\n")
+    assert (r.rc, r.out) == (4, "data\nmore\n"), r
+
+
+def test_exec(docker, new_id):
+    name = new_id()
+    docker.detached(name, "sleep", "1000")
+    r = docker("exec", name, "sh", "-c", "echo in-$((1+1)); exit 6")
+    assert (r.rc, r.out) == (6, "in-2\n"), r
+    r = docker("exec", "-d", name, "sh", "-c", "echo detached > /tmp/d")
+    assert r.rc == 0, r
+    r = cl.wait_for(lambda: (r := docker("exec", name, "cat", "/tmp/d")).out and r,
+                    what="the detached exec's file")
+    assert r.out == "detached\n", r
+
+
+def test_exec_tty(docker, new_id):
+    name = new_id()
+    docker.detached(name, "sleep", "1000")
+    term = cl.Pty(docker.d.argv("exec", "-it", name, "sh"), env=docker.d.env, rows=24,
+                  cols=81)
+    try:
+        term.expect("# ")
+        term.send("tty; stty size\r")
+        term.expect("24 81")
+        term.send("exit 7\r")
+        rc = term.wait()
+    finally:
+        term.close()
+    assert "/dev/pts/" in term.text and rc == 7, term.text
+
+
+def test_top(docker, new_id):
+    name = new_id()
+    docker.detached(name, "sh", "-c", "sleep 1000 & sleep 1001 & wait")
+    r = cl.wait_for(lambda: (r := docker("top", name)).rc == 0 and "sleep 1001" in r.out and r,
+                    what="docker top")
+    assert "sleep 1000" in r.out and len(r.out.splitlines()) == 4, r
+
+
+def test_pause_unpause(docker, new_id):
+    name = new_id()
+    docker.detached(name, "sleep", "1000")
+    r = docker("pause", name)
+    assert r.rc == 0, r
+    assert docker.state(name)["Status"] == "paused"
+    r = docker("unpause", name)
+    assert r.rc == 0, r
+    assert docker.state(name)["Status"] == "running"
+    assert docker("exec", name, "true").rc == 0
+
+
+def test_update(docker, new_id):
+    name = new_id()
+    cid = docker.detached(name, "sleep", "1000", opts=("--memory", "64m", "--pids-limit", "50",
+                                                       "--cpus", "0.5"))
+    r = docker("update", "--memory", "128m", "--memory-swap", "256m", "--pids-limit", "70",
+               "--cpus", "0.7", name)
+    assert r.rc == 0, r
+    cg = f"docker/{cid}"
+    assert _read(f"memory/{cg}/memory.limit_in_bytes") == 128 << 20
+    assert _read(f"memory/{cg}/memory.memsw.limit_in_bytes") == 256 << 20
+    assert _read(f"pids/{cg}/pids.max") == 70
+    assert _read(f"cpu/{cg}/cpu.cfs_quota_us") == 70000
+    assert _read(f"cpu/{cg}/cpu.cfs_period_us") == 100000
+
+
+def _read(rel: str) -> int:
+    with open(f"{cl.CGROUP_ROOT}/{rel}") as f:
+        return int(f.read())
+
+
+def test_stop(docker, new_id):
+    """`docker stop -t 1`: kill 15, a second later kill 9 (sleep as pid 1
+    ignores SIGTERM), delete."""
+    name = new_id()
+    docker.detached(name, "sleep", "1000")
+    t0 = time.monotonic()
+    r = docker("stop", "-t", "1", name)
+    assert r.rc == 0, r
+    assert time.monotonic() - t0 < 10
+    st = docker.state(name)
+    assert (st["Status"], st["ExitCode"]) == ("exited", 137), st
+
+
+def test_stop_handled_sigterm(docker, new_id):
+    name = new_id()
+    docker.detached(name, "sh", "-c", 'trap "exit 9" TERM; while :; do sleep 0.1; done')
+    time.sleep(0.3)
+    r = docker("stop", "-t", "10", name)
+    assert r.rc == 0, r
+    assert docker.state(name)["ExitCode"] == 9
+
+
+def test_kill(docker, new_id):
+    name = new_id()
+    docker.detached(name, "sleep", "1000")
+    r = docker("kill", name)
+    assert r.rc == 0, r
+    cl.wait_for(lambda: docker.state(name)["Status"] == "exited", what="exited")
+    assert docker.state(name)["ExitCode"] == 137
+
+
+def test_rm_force(docker, new_id):
+    name = new_id()
+    docker.detached(name, "sleep", "1000")
+    pid = docker.state(name)["Pid"]
+    r = docker("rm", "-f", name)
+    assert r.rc == 0, r
+    assert docker("inspect", name).rc != 0
+    cl.wait_for(lambda: not os.path.exists(f"/proc/{pid}/exe"), what="the container's init gone")
+
+
+def test_pid_host(docker):
+    """--pid host: after the init exits, the shim kills what is left in the
+    cgroup with `kill --all <id> 9`."""
+    r = docker.run("sh", "-c", f"test -d /proc/{os.getpid()} && echo host-pid-ns; "
+                   "sleep 1000 & echo bg=$!", opts=("--rm", "--pid", "host"))
+    assert r.rc == 0 and "host-pid-ns" in r.out, r
+    bg = int(r.out.split("bg=")[1].split()[0])
+    cl.wait_for(lambda: not os.path.exists(f"/proc/{bg}/exe"),
+                what=f"the background sleep {bg} killed")
+
+
+@pytest.mark.parametrize("binary,code", [("/etc/passwd", 126), ("/nonexistent", 127)])
+def test_exec_failure_exit_codes(docker, binary, code):
+    """docker maps the runtime's message to 126 (permission denied) or 127
+    (no such file or directory / executable file not found)."""
+    r = docker.run(binary, opts=("--rm",))
+    assert r.rc == code, r
