@@ -89,6 +89,8 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
             "namespaces": sorted(facts["namespaces"]),
             "process": config["process"],
         }
+        if "seccomp" in linux:  # exec'd processes get the same filter (as runc)
+            c.data["seccomp"] = linux["seccomp"]
         c.save()
         _crash_point("state-saved")
         made = cgroups.create(paths)
@@ -433,7 +435,7 @@ def exec_process(root: str, cid: str, process: dict, *, detach: bool = False,
     try:
         plan_bytes = plan.build_exec(process, c.pid, c.data.get("namespaces", []),
                                      c.data.get("rootfs", "/"), preserve_fds=preserve_fds,
-                                     console_fd=console_fd)
+                                     console_fd=console_fd, container=c)
         init = Init(plan_bytes, preserve_fds=preserve_fds,
                     extra_fds=(console_fd,) if console_fd >= 0 else ())
         if console_fd >= 0:

@@ -273,7 +273,8 @@ def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = Fal
 
 
 def build_exec(process: dict, init_pid: int, namespaces: list[str], rootfs: str, *,
-               where: str = "process", preserve_fds: int = 0, console_fd: int = -1) -> bytes:
+               where: str = "process", preserve_fds: int = 0, console_fd: int = -1,
+               container=None) -> bytes:
     """The plan for `exec`: join the namespaces of the container's init, then
     apply the process's attributes and run it."""
     plan = Plan()
@@ -288,6 +289,11 @@ def build_exec(process: dict, init_pid: int, namespaces: list[str], rootfs: str,
                                process.get("user", {}).get("uid", 0))
     _process_records(plan, process, f"$.{where}" if where == "process" else where,
                      preserve_fds, console_fd)
+    if container is not None and container.data.get("seccomp"):
+        from .seccomp import add_records, exec_state
+
+        add_records(plan, container.data["seccomp"], "$.linux.seccomp", exec_state(container),
+                    container.data.get("bundle", ""))
     return plan.bytes()
 
 

@@ -109,14 +109,9 @@ def state_document(state: dict, metadata: str | None) -> str:
     def obj(pairs: list[tuple[str, str]]) -> str:
         return "{" + ",".join(f"{fastjson.dumps(k)}:{v}" for k, v in pairs) + "}"
 
-    st = []
-    for key, value in state.items():
-        if key != "pid":
-            st.append((key, fastjson.dumps(value)))
-        if key == "status":
-            st.append(("pid", PID))
-    if "status" not in state:
-        st.append(("pid", PID))
+    st = [(k, fastjson.dumps(v)) for k, v in state.items()]
+    if "pid" not in state:  # the container's pid is the process's (create)
+        st.insert(3 if "status" in state else len(st), ("pid", PID))
     doc = [("ociVersion", fastjson.dumps(OCI_VERSION)), ("fds", '["seccompFd"]'), ("pid", PID)]
     if metadata:
         doc.append(("metadata", fastjson.dumps(metadata)))
@@ -255,6 +250,17 @@ def agent_state(config: dict, cid: str, bundle: str) -> dict:
           "bundle": bundle}
     if config.get("annotations"):
         st["annotations"] = config["annotations"]
+    return st
+
+
+def exec_state(container) -> dict:
+    """The state for an exec'd process's agent: the container's, whose pid is
+    the init's (the document's own pid is the exec'd process's)."""
+    d = container.data
+    st = {"ociVersion": d.get("ociVersion", ""), "id": container.id, "status": "running",
+          "pid": container.pid, "bundle": d.get("bundle", "")}
+    if d.get("annotations"):
+        st["annotations"] = d["annotations"]
     return st
 
 

@@ -506,6 +506,52 @@ def test_notify_agent_not_listening(runtime, bundle, tmp_path):
     assert "No such file or directory" in p.err and p.err.count("\n") == 1
 
 
+# --- exec: the container's filter applies to exec'd processes too (as runc) ---------------
+
+
+def test_exec_gets_the_filter(runtime, sbundle):
+    sbundle.config["root"]["readonly"] = False
+    sbundle.config["process"]["noNewPrivileges"] = False  # exec'd processes too
+    sbundle.config["linux"]["seccomp"] = profile("SCMP_ACT_ALLOW",
+                                                 rule(TEST_SC, errnoRet=ENOSPC))
+    sbundle.set_args("sh", "-c", "while :; do sleep 1; done")
+    runtime("run", "-d", "-b", str(sbundle), "ct-sc", check=True)
+    p = runtime("exec", "ct-sc", "sh", "-c", "sc 24; grep Seccomp: /proc/self/status")
+    assert p.returncode == 0, p.err
+    assert p.out.split() == ["errno", str(ENOSPC), "Seccomp:", "2"]
+    p = runtime("exec", "-u", "1000:1000", "ct-sc", "sh", "-c",
+                "sc 24; grep -E 'CapEff|NoNewPrivs' /proc/self/status")
+    assert p.returncode == 0, p.err
+    assert p.out.split() == ["errno", str(ENOSPC), "CapEff:", "0000000000000000",
+                             "NoNewPrivs:", "0"]
+
+
+def test_exec_notify_agent(runtime, bundle, tmp_path):
+    path = str(tmp_path / "agent.sock")
+    bundle.config["root"]["readonly"] = False
+    bundle.config["linux"]["seccomp"] = notify_profile(path)
+    bundle.set_args("sh", "-c", "while :; do sleep 1; done")
+    first = Agent(path, reply=0)
+    first.start()
+    runtime("run", "-d", "-b", str(bundle), "ct-sc", check=True)
+    first.stop.set()  # the init's agent: gets the fd, nothing to answer
+    first.join(10)
+    assert first.error is None and first.doc, first.error
+    init = runtime.state("ct-sc")["pid"]
+    os.unlink(path)
+    agent = Agent(path, reply=ENOSPC)
+    agent.start()
+    p = runtime("exec", "ct-sc", "sh", "-c", "mkdir /tmp/x; echo rc=$?")
+    agent.stop.set()
+    agent.join(10)
+    assert agent.error is None, agent.error
+    assert p.out == "rc=1\n" and "No space left on device" in p.err
+    doc = agent.doc
+    assert doc["state"]["pid"] == init and doc["state"]["status"] == "running"
+    assert doc["pid"] != init and doc["pid"] > 1
+    assert agent.notified and doc["pid"] in agent.notified[0][::2]
+
+
 # --- validation ---------------------------------------------------------------------------
 
 
