@@ -90,6 +90,7 @@ def check(config: dict) -> None:
     if process is None:
         raise ConfigError("$.process", "missing: nothing to run")
     check_process(process, "$.process")
+    check_hooks(config.get("hooks", {}))
     linux = config.get("linux", {})
     namespaces = check_namespaces(linux)
     for key in ("uidMappings", "gidMappings"):
@@ -109,6 +110,20 @@ def check(config: dict) -> None:
             raise ConfigError(f"$.mounts[{i}].destination", "missing")
         if "\0" in mount["destination"]:
             raise ConfigError(f"$.mounts[{i}].destination", "contains a NUL byte")
+
+
+MAX_HOOK_TIMEOUT = 2**31 - 1
+
+
+def check_hooks(hooks: dict) -> None:
+    """Timeouts must fit the kernel's and runc's types (seconds, a C int)."""
+    for kind in ("prestart", "createRuntime", "createContainer", "startContainer",
+                 "poststart", "poststop"):
+        for i, hook in enumerate(hooks.get(kind) or []):
+            timeout = hook.get("timeout")
+            if timeout is not None and not 0 < timeout <= MAX_HOOK_TIMEOUT:
+                raise ConfigError(f"$.hooks.{kind}[{i}].timeout",
+                                  f"{timeout} is out of range (1 to {MAX_HOOK_TIMEOUT} seconds)")
 
 
 def check_process(process: dict, where: str) -> None:
