@@ -68,6 +68,7 @@ class Container:
         self.dir = os.path.join(root, cid)
         self.data: dict = {}
         self._lock_fd: int | None = None
+        self._creating = False  # this process is the create that claimed the id
 
     # -- storage ---------------------------------------------------------------
     @classmethod
@@ -105,6 +106,7 @@ class Container:
             os.mkdir(c.dir, 0o711)
         except FileExistsError:
             raise PyruncError(f"container with given ID already exists: \"{cid}\"") from None
+        c._creating = True
         c.lock()
         return c
 
@@ -132,9 +134,11 @@ class Container:
                 self.data = fresh.data
 
     def locked_by_other(self) -> bool:
-        """True if another command holds this container's lock (or we do)."""
+        """True if another command holds this container's lock, or we hold it as
+        the create in progress. A delete or start holding it has waited out any
+        create: a "creating" record it then sees is a husk."""
         if self._lock_fd is not None:
-            return True
+            return self._creating
         try:
             fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError:
