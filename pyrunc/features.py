@@ -17,7 +17,7 @@ def features() -> dict:
             "namespaces": sorted(CLONE_FLAGS),
             "capabilities": list(CAPABILITIES[: last_cap() + 1]),
             "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False,
-                       "rdma": False},
+                       "rdma": True},
             "seccomp": seccomp.features(),
             "apparmor": {"enabled": False},
             "selinux": {"enabled": False},
