@@ -21,7 +21,7 @@ commands:
   exec      run a process in a container  features  print the features document
   update    change a container's limits   events    stats and OOM events of a container
   pause     freeze a container            resume    thaw a paused container
-  ps        processes of a container
+  ps        processes of a container      check     lint a bundle without running it
 
 global options:
   --root DIR          state directory (default /run/pyrunc)
@@ -65,6 +65,7 @@ COMMANDS = {
     "pause": {},
     "resume": {},
     "ps": {"format": True},
+    "check": {"format": True},
     "events": {"stats": False, "interval": True},
 }
 SHORT = {"b": "bundle", "d": "detach", "a": "all", "f": "force", "q": "quiet", "v": "version",
@@ -72,7 +73,8 @@ SHORT = {"b": "bundle", "d": "detach", "a": "all", "f": "force", "q": "quiet", "
          "c": "cap", "r": "resources"}
 ARGS = {"create": 1, "run": 1, "start": 1, "state": 1, "kill": (1, 2), "delete": 1,
         "list": 0, "spec": 0, "features": 0, "exec": (1, 1 << 20),
-        "update": 1, "pause": 1, "resume": 1, "ps": (1, 1 << 20), "events": 1}
+        "update": 1, "pause": 1, "resume": 1, "ps": (1, 1 << 20), "events": 1,
+        "check": (0, 1)}
 # Commands whose flags stop at the first positional argument (the rest is a command line).
 STOP_AT_POSITIONAL = {"exec", "ps"}
 
@@ -371,9 +373,18 @@ def cmd_events(root: str, flags: dict, pos: list[str]) -> int:
     return 0
 
 
+def cmd_check(root: str, flags: dict, pos: list[str]) -> int:
+    from .check import run
+
+    out, status = run(pos[0] if pos else ".", flags.get("format", "text"))
+    sys.stdout.write(out)
+    return status
+
+
 COMMAND_FUNCS = {
     "create": cmd_create, "run": cmd_run, "start": cmd_start, "state": cmd_state,
     "kill": cmd_kill, "delete": cmd_delete, "list": cmd_list, "spec": cmd_spec,
     "features": cmd_features, "exec": cmd_exec, "update": cmd_update, "pause": cmd_pause,
     "resume": cmd_resume, "ps": cmd_ps, "events": cmd_events,
+    "check": cmd_check,
 }
