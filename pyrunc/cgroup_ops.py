@@ -393,6 +393,8 @@ def _hugetlb_stats(cg: Cgroup) -> dict:
     d, version = found
     out = {}
     for name in sorted(os.listdir(d)):
+        if not name.startswith("hugetlb."):
+            continue
         if version == 1 and name.endswith(".usage_in_bytes") and ".rsvd." not in name:
             size = name[len("hugetlb."):-len(".usage_in_bytes")]
             e = {"usage": read_int(d, name),

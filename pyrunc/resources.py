@@ -98,7 +98,7 @@ def write(directory: str, name: str, value: str, field: str) -> None:
     """Write one cgroup file, with an error naming field, file and value."""
     path = os.path.join(directory, name)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)  # as runc
     except FileNotFoundError:
         raise WriteError(f"{field}: {name} does not exist in {directory} (the kernel or "
                          "the cgroup controller does not support this setting)", 2) from None
