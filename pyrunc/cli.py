@@ -189,7 +189,8 @@ def _main(args: list[str]) -> int:
     if cmd not in COMMANDS:
         raise PyruncError(f"no such command \"{cmd}\"")
     if "-h" in cargs or "--help" in cargs:
-        sys.stdout.write(f"usage: pyrunc {cmd} [options] {'<container-id>' if ARGS[cmd] else ''}"
+        what = "[bundle]" if cmd == "check" else "<container-id>" if ARGS[cmd] else ""
+        sys.stdout.write(f"usage: pyrunc {cmd} [options] {what}"
                          f"\noptions: {', '.join('--' + f for f in COMMANDS[cmd])}\n")
         return 0
     flags, pos = parse_flags(cargs, COMMANDS[cmd], cmd,
