@@ -241,6 +241,12 @@ def _set_limit(d: str, name: str, value: int, field: str, usage_file: str) -> No
             what = "memory+swap limit" if "memsw" in name else "memory limit"
             raise PyruncError(f"{field}: cannot set {what} {human(value)}: current usage "
                               f"{human(usage)} ({d}/{name})") from None
+        if e.errno == 22 and name == "memory.limit_in_bytes" and value > 0:
+            memsw = read_int(d, "memory.memsw.limit_in_bytes")
+            if 0 < memsw < value:
+                raise PyruncError(f"{field}: cannot set memory limit {human(value)} above the "
+                                  f"memory+swap limit {human(memsw)}: set the swap limit "
+                                  "(--memory-swap) too") from None
         raise
 
 
