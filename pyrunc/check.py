@@ -648,13 +648,24 @@ def _sysctl(c: Checker, config: dict) -> None:
                     "would change the host")
             continue
         ns = namespaces.get(need)
-        if ns is None or "path" in ns:
-            which = "its own" if ns is None else "a new"
-            c.error(where, f"sysctl {_q(key)} needs {which} {need} namespace, else it "
+        if ns is None or ("path" in ns and _is_hosts(ns["path"], need)):
+            c.error(where, f"sysctl {_q(key)} needs a {need} namespace of its own, else it "
                     "would change the host's")
             continue
         if not os.path.exists(os.path.join("/proc/sys", *name.split("."))):
             c.warning(where, f"sysctl {_q(key)} does not exist on this host's kernel")
+
+
+NS_FILES = {"ipc": "ipc", "network": "net", "uts": "uts"}
+
+
+def _is_hosts(path: object, kind: str) -> bool:
+    """Whether a namespace to join is pyrunc's own (the host's), as runc asks."""
+    try:
+        a, b = os.stat(str(path)), os.stat(f"/proc/self/ns/{NS_FILES[kind]}")
+    except (OSError, ValueError):
+        return False  # config.check reports a path that does not exist
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 _resolver = None

@@ -529,12 +529,27 @@ def test_sysctls_with_their_namespaces(bundle):
 
 
 def test_joined_network_namespace_for_net_sysctl(bundle):
+    """Joining the host's network namespace is no namespace of its own (as
+    runc); joining another one is."""
     def fn(c):
-        c["linux"]["namespaces"][1] = {"type": "network", "path": "/proc/1/ns/net"}
+        c["linux"]["namespaces"][1] = {"type": "network", "path": "/proc/self/ns/net"}
         c["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}
 
     rc, out = edit(bundle, fn)
     find(out, '$.linux.sysctl["net.ipv4.ip_forward"]')
+    sleeper = subprocess.Popen(["unshare", "--net", "sleep", "30"])
+    try:
+        path = f"/proc/{sleeper.pid}/ns/net"
+        for _ in range(200):  # until unshare has made it
+            if os.stat(path).st_ino != os.stat("/proc/self/ns/net").st_ino:
+                break
+            subprocess.run(["sleep", "0.01"])
+        bundle.config["linux"]["namespaces"][1]["path"] = path
+        bundle.write()
+        assert findings(bundle) == (0, [])
+    finally:
+        sleeper.kill()
+        sleeper.wait()
 
 
 def test_unknown_sysctl_is_a_warning(bundle):
