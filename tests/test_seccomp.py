@@ -425,12 +425,12 @@ def test_notify_agent_answers(runtime, bundle, tmp_path):
     sec = notify_profile(path, listenerMetadata="MKDIR=fake", flags=[
         "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"])
     p = run(runtime, bundle, sec, "mkdir /tmp/x; echo rc=$?; test -d /tmp/x && echo made "
-            "|| echo absent")
+            "|| echo absent; ls /proc/self/fd | tr '\\n' ' '")
     agent.stop.set()
     agent.join(10)
     assert agent.error is None, agent.error
     assert p.returncode == 0, p.err
-    assert p.out == "rc=0\nabsent\n"
+    assert p.out == "rc=0\nabsent\n0 1 2 3 "  # no agent socket, no notify fd (3: ls's)
     assert agent.link == "anon_inode:seccomp notify"
     doc = agent.doc
     assert doc["ociVersion"] == "1.3.0" and doc["fds"] == ["seccompFd"]
