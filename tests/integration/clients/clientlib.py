@@ -3,11 +3,11 @@ conmon) started under a temporary directory on local sockets, for the client
 tests, and the helpers they share: images made from busybox-static, a pty
 driver, a logging wrapper for the runtime, and the host clean-up.
 
-Set PYRUNC_CLIENTS_TRACE=1 to put a logging wrapper in front of each runtime:
-every call's argv, environment, stdio, cwd, duration and exit status (and,
-for commands that do not hand their stdio to a container, stdin/stdout/
-stderr) are appended to <tmp>/trace/<runtime>.log and printed when a test
-fails. The wrapper is an extra process between the client and the runtime,
+Set PYRUNC_CLIENTS_TRACE=1 (or =/abs/dir to keep the logs) to put a logging
+wrapper in front of each runtime: every call's argv, environment, stdio, cwd,
+duration and exit status (and, for commands that do not hand their stdio to a
+container, stdin/stdout/stderr) are appended to <dir>/<runtime>.log and
+printed when a test fails. The wrapper is an extra process between the client and the runtime,
 so the tests run without it by default."""
 
 import contextlib
@@ -79,10 +79,11 @@ real=@REAL@
 log=@LOG@
 t0=$(date +%s%N)
 fdinfo() { readlink "/proc/$$/fd/$1" 2>/dev/null || echo closed; }
+stdio="0=$(fdinfo 0) 1=$(fdinfo 1) 2=$(fdinfo 2)"
 {
   printf -- '--- %s pid=%s ppid=%s cwd=%s\n' "$(date +%T.%N)" "$$" "$PPID" "$PWD"
   printf 'argv:'; printf ' %q' "$@"; printf '\n'
-  printf 'stdio: 0=%s 1=%s 2=%s\n' "$(fdinfo 0)" "$(fdinfo 1)" "$(fdinfo 2)"
+  printf 'stdio: %s\n' "$stdio"
   printf 'fds:'; for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] 2>/dev/null &&
     printf ' %s=%s' "$n" "$(readlink "$f")"; done; printf '\n'
   printf 'env:'; env | grep -E '^(_OCI|XDG|HOME|PATH|GOMAXPROCS|NOTIFY|LISTEN|TMPDIR|CRI)' |
@@ -115,11 +116,14 @@ def make_runtime(name: str, tmp: str) -> OciRuntime:
     """The runtime as clients get it: the real binary, or with
     PYRUNC_CLIENTS_TRACE set a wrapper of the same name that logs each call."""
     real = find_runtime(name)
-    if not os.environ.get("PYRUNC_CLIENTS_TRACE"):
+    where = os.environ.get("PYRUNC_CLIENTS_TRACE")
+    if not where:
         return OciRuntime(name, real)
+    logdir = where if os.path.isabs(where) else os.path.join(tmp, "trace")
     wdir = os.path.join(tmp, "trace", name)
     os.makedirs(wdir, exist_ok=True)
-    log = os.path.join(tmp, "trace", f"{name}.log")
+    os.makedirs(logdir, exist_ok=True)
+    log = os.path.join(logdir, f"{name}.log")
     path = os.path.join(wdir, name)  # same basename: podman keys on it
     with open(path, "w") as f:
         f.write(TRACE_WRAPPER.replace("@REAL@", real).replace("@LOG@", log))
@@ -279,6 +283,21 @@ class Pty:
     def send(self, data: str) -> None:
         os.write(self.master, data.encode())
 
+    def expect_size(self, rows: int, cols: int, timeout: float = 10) -> None:
+        """Run `stty size` in the shell until it shows rows x cols: clients
+        size the container's terminal (TIOCSWINSZ on the master, after the
+        start) a moment after the shell may already run."""
+        deadline = time.monotonic() + timeout
+        want = f"\n{rows} {cols}\r"
+        while True:
+            self.send("stty size\r")
+            try:
+                self.expect(want, timeout=0.5)
+                return
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+
     def wait(self, timeout: float = 60) -> int:
         deadline = time.monotonic() + timeout
         while self.proc.poll() is None:
@@ -352,27 +371,29 @@ def cgroup_dirs() -> set[str]:
     return out
 
 
-def remove_cgroups(before: set[str], names: tuple[str, ...]) -> list[str]:
-    """Remove the cgroups made since `before` whose path has one of `names`
-    as a component (the daemons' parents and our containers); return those
-    that could not be removed. Directories podman makes on the tmpfs for
-    unmounted controllers are plain directories: removed as such."""
+def remove_cgroups(before: set[str], ours: set[str], shared: tuple[str, ...]) -> list[str]:
+    """Remove the cgroups made since `before` for our containers (a path
+    component containing one of `ours`: container ids, our namespace) and
+    return those that could not be removed; then try the daemons' `shared`
+    parents (docker, libpod_parent...) if they are new and empty. Only rmdir:
+    another run's busy or populated cgroups are never touched. Directories
+    podman makes on the tmpfs for unmounted controllers go the same way."""
     left = []
     new = sorted(cgroup_dirs() - before, key=lambda p: -p.count("/"))
     for d in new:
-        parts = d[len(CGROUP_ROOT) + 1:].split("/")
-        if not any(p in names or any(p.startswith(n) for n in names) for p in parts[1:]):
-            continue
-        top = os.path.join(CGROUP_ROOT, parts[0])
-        try:
-            if os.path.ismount(top):
+        parts = d[len(CGROUP_ROOT) + 1:].split("/")[1:]
+        if any(tok in p for p in parts for tok in ours):
+            try:
                 os.rmdir(d)
-            else:
-                shutil.rmtree(d)
-        except FileNotFoundError:
-            pass
-        except OSError as e:
-            left.append(f"{d}: {e.strerror}")
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                left.append(f"{d}: {e.strerror}")
+    for d in new:
+        parts = d[len(CGROUP_ROOT) + 1:].split("/")[1:]
+        if parts and all(p in shared for p in parts):
+            with contextlib.suppress(OSError):
+                os.rmdir(d)
     return left
 
 
@@ -444,6 +465,24 @@ def stop_process(proc: subprocess.Popen, timeout: float = 20) -> None:
             proc.wait()
 
 
+DAEMONS = ("containerd", "dockerd", "podman", "conmon", "containerd-shim")
+
+
+def others_running() -> bool:
+    """True if some container daemon runs on this machine (another test run)."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                comm = f.read().strip()
+        except OSError:
+            continue
+        if comm in DAEMONS or comm.startswith("containerd-shim"):
+            return True
+    return False
+
+
 @dataclass
 class HostPaths:
     """Paths outside our directory that the daemons create: removed afterwards
@@ -458,6 +497,8 @@ class HostPaths:
         self.existed = {p: os.path.lexists(p) for p in self.paths}
 
     def restore(self) -> None:
+        if others_running():
+            return  # another run's daemons may be using them
         for p, was in self.existed.items():
             if was or not os.path.lexists(p):
                 continue
@@ -474,9 +515,8 @@ class HostPaths:
 class Containerd:
     """containerd with its own root, state, socket and config; `ctr` bound to it."""
 
-    NAMESPACE = "pyrunc-clients"
-
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, namespace: str) -> None:
+        self.namespace = namespace  # unique to the session: its cgroups are /<namespace>/<id>
         self.base = os.path.join(base, "containerd")
         self.root = os.path.join(self.base, "root")
         self.state = os.path.join(self.base, "state")
@@ -507,11 +547,11 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.d
         return self
 
     def ctr(self, *args: str, namespace: str | None = None, **kw) -> Result:
-        return run(["ctr", "--address", self.address, "-n", namespace or self.NAMESPACE,
+        return run(["ctr", "--address", self.address, "-n", namespace or self.namespace,
                     *args], **kw)
 
     def ctr_argv(self, *args: str) -> list[str]:
-        return ["ctr", "--address", self.address, "-n", self.NAMESPACE, *args]
+        return ["ctr", "--address", self.address, "-n", self.namespace, *args]
 
     def import_image(self, oci_archive: str) -> None:
         self.ctr("images", "import", oci_archive, check=True, timeout=120)
@@ -526,7 +566,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.d
         return ""
 
     def remove_all(self, namespace: str | None = None) -> None:
-        ns = namespace or self.NAMESPACE
+        ns = namespace or self.namespace
         for line in self.ctr("task", "ls", "-q", namespace=ns).out.split():
             self.ctr("task", "kill", "-a", "-s", "SIGKILL", line, namespace=ns)
             self.ctr("task", "delete", "-f", line, namespace=ns, timeout=30)
@@ -548,7 +588,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.d
 
     def remove_runtime_roots(self) -> None:
         """The shim's default runtime roots, /run/containerd/runc/<namespace>."""
-        for ns in {self.NAMESPACE, *self.used_namespaces}:
+        for ns in {self.namespace, *self.used_namespaces}:
             with contextlib.suppress(OSError):
                 os.rmdir(f"/run/containerd/runc/{ns}")
 
@@ -571,8 +611,11 @@ class Dockerd:
         self.exec_root = os.path.join(self.base, "exec")
         self.env = {**os.environ, "DOCKER_CONFIG": os.path.join(self.base, "client")}
         self.proc: subprocess.Popen | None = None
+        self.started_at = time.time()
+        self.ids: set[str] = set()
 
     def start(self) -> "Dockerd":
+        self.started_at = time.time()
         os.makedirs(self.base, exist_ok=True)
         cfg = os.path.join(self.base, "daemon.json")
         with open(cfg, "w") as f:
@@ -605,10 +648,18 @@ class Dockerd:
         self.docker("import", "-c", 'CMD ["sh"]', "-c", f"ENV {IMAGE_ENV}", rootfs_tar,
                     f"{IMAGE}:latest", check=True, timeout=120)
 
+    def container_ids(self) -> set[str]:
+        """Every container this dockerd created (their cgroups are docker/<id>)."""
+        r = self.docker("events", "--since", str(int(self.started_at) - 1), "--until",
+                        str(int(time.time()) + 1), "--filter", "type=container",
+                        "--filter", "event=create", "--format", "{{.ID}}", timeout=30)
+        return set(r.out.split())
+
     def stop(self) -> None:
         if self.proc is None:
             return
         if self.proc.poll() is None:
+            self.ids |= self.container_ids()
             ids = self.docker("ps", "-aq").out.split()
             if ids:
                 self.docker("rm", "-f", *ids, timeout=60)
@@ -672,6 +723,17 @@ network_config_dir = "{self.base}/net"
         self.podman("import", "--change", 'CMD ["sh"]', "--change", f"ENV {IMAGE_ENV}",
                     rootfs_tar, f"localhost/{IMAGE}:latest", check=True, timeout=120)
 
+    def container_ids(self) -> set[str]:
+        """Every container this podman created (cgroups libpod_parent/libpod-<id>)."""
+        ids = set()
+        with contextlib.suppress(OSError), open(os.path.join(self.base, "events.log")) as f:
+            for line in f:
+                with contextlib.suppress(ValueError):
+                    ev = json.loads(line)
+                    if ev.get("Type") == "container" and ev.get("ID"):
+                        ids.add(ev["ID"])
+        return ids
+
     def stop(self) -> None:
         r = self.podman("ps", "-aq")
         if r.rc == 0 and r.out.split():
@@ -682,3 +744,16 @@ network_config_dir = "{self.base}/net"
         kill_pids(processes_mentioning(self.base))
         reap()
         unmount_under(self.base)
+
+
+def fds_at(mapping: dict[int, int]) -> dict:
+    """Popen arguments that give the child `mapping` {child fd: our fd} (fds 3,
+    4... as conmon and podman --preserve-fds expect) without touching ours."""
+
+    def place() -> None:
+        high = {n: fcntl.fcntl(fd, fcntl.F_DUPFD, 200) for n, fd in mapping.items()}
+        for n, fd in high.items():
+            os.dup2(fd, n)
+            os.close(fd)
+
+    return {"preexec_fn": place, "pass_fds": tuple(mapping)}

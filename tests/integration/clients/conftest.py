@@ -7,9 +7,9 @@ Select or skip this tier with `-m clients` / `-m "not clients"`."""
 
 import itertools
 import os
+import secrets
 import shutil
 import sys
-import tempfile
 
 import pytest
 
@@ -18,11 +18,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import clientlib as cl  # noqa: E402
 
 RUNTIMES = ["pyrunc", "runc"]
+# what this session made: container ids whose cgroups are checked and removed at the end
+SESSION: dict = {"ids": set()}
 TOOLS = ["containerd", "ctr", "containerd-shim-runc-v2", "dockerd", "docker", "podman",
          "conmon", "runc"]
-# cgroup path components the daemons use: removed after the session
-CGROUP_NAMES = (cl.Containerd.NAMESPACE, "docker", "libpod_parent", "libpod-", "pyrunc-crio",
-                "readme-")
+# cgroup parents the daemons share: removed after the session if new and empty
+SHARED_CGROUPS = ("docker", "libpod_parent", "conmon")
 
 
 def pytest_configure(config):
@@ -60,13 +61,16 @@ def clients_base():
         pytest.fail(f"not installed: {' '.join(missing)} (./install.sh --test installs them)")
     cgroups_before = cl.cgroup_dirs()
     host = cl.HostPaths()
-    base = tempfile.mkdtemp(prefix="pyrunc-cl-", dir="/tmp")
+    base = f"/tmp/pyrunc-cl-{secrets.token_hex(4)}"  # also the session's cgroup token
+    os.mkdir(base, 0o711)
+    ours = {os.path.basename(base)}
+    SESSION["ids"] = ours
     yield base
     cl.kill_pids(cl.processes_mentioning(base))
     cl.reap()
     cl.unmount_under(base)
     mounts = cl.mounts_under(base)
-    left = cl.remove_cgroups(cgroups_before, CGROUP_NAMES)
+    left = cl.remove_cgroups(cgroups_before, ours, SHARED_CGROUPS)
     host.restore()
     if not mounts:
         shutil.rmtree(base, ignore_errors=True)
@@ -98,7 +102,7 @@ def rt(request, runtimes) -> cl.OciRuntime:
 
 @pytest.fixture(scope="session")
 def containerd(clients_base, images):
-    d = cl.Containerd(clients_base)
+    d = cl.Containerd(clients_base, os.path.basename(clients_base))
     try:
         d.start()
         d.import_image(images["oci"])
@@ -121,6 +125,7 @@ def dockerd(clients_base, containerd, images, runtimes):
         yield d
     finally:
         d.stop()
+        SESSION["ids"] |= d.ids
 
 
 def docker_runtime_name(rt: cl.OciRuntime) -> str:
@@ -138,6 +143,7 @@ def podmand(clients_base, images, runtimes):
         yield p
     finally:
         p.stop()
+        SESSION["ids"] |= p.container_ids()
 
 
 _ids = itertools.count(1)

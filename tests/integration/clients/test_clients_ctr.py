@@ -51,7 +51,7 @@ class Ctr:
 
     def runtime_root(self) -> str:
         """The shim's --root for our namespace."""
-        return f"/run/containerd/runc/{self.d.NAMESPACE}"
+        return f"/run/containerd/runc/{self.d.namespace}"
 
     def cleanup(self) -> None:
         for cid in self.ids:
@@ -59,6 +59,7 @@ class Ctr:
                 self("task", "kill", "-a", "-s", "SIGKILL", cid)
                 self("task", "delete", "-f", cid, timeout=30)
             self("containers", "rm", cid, timeout=30)
+        cl.reap()  # shims are orphans of ours (a subreaper)
         left = [c for c in self.ids if os.path.exists(os.path.join(self.runtime_root(), c))]
         assert not left, f"runtime state left in {self.runtime_root()}: {left}"
 
@@ -87,8 +88,9 @@ def test_run_tty(ctr, new_id):
     term = cl.Pty(ctr.run_argv(new_id(), "sh", opts=("--rm", "-t")))
     try:
         term.expect("# ")
-        term.send("tty; stty size; echo sum=$((20+22))\r")
+        term.send("tty; echo sum=$((20+22))\r")
         term.expect("sum=42")
+        term.expect_size(30, 100)
         term.send("exit 5\r")
         rc = term.wait()
     finally:
@@ -112,8 +114,8 @@ def test_exec_tty(ctr, new_id):
                   rows=24, cols=81)
     try:
         term.expect("# ")
-        term.send("tty; stty size\r")
-        term.expect("24 81")
+        term.send("tty\r")
+        term.expect_size(24, 81)
         term.send("exit 7\r")
         rc = term.wait()
     finally:
@@ -201,7 +203,7 @@ def _zombie(pid: int) -> bool:
 def test_memory_limit_cpus(ctr, new_id):
     cid = new_id()
     ctr.detached(cid, "sleep", "1000", opts=("--memory-limit", "67108864", "--cpus", "0.5"))
-    cg = f"{ctr.d.NAMESPACE}/{cid}"
+    cg = f"{ctr.d.namespace}/{cid}"
     with open(f"{cl.CGROUP_ROOT}/memory/{cg}/memory.limit_in_bytes") as f:
         assert int(f.read()) == 67108864
     with open(f"{cl.CGROUP_ROOT}/cpu/{cg}/cpu.cfs_quota_us") as f:

@@ -48,6 +48,7 @@ class Podman:
         # the runtime's state (pyrunc: /run/pyrunc, runc: /run/runc) is gone too
         for name in self.names:
             assert self("inspect", name).rc != 0
+        cl.reap()  # conmon's daemonized halves are orphans of ours (a subreaper)
 
 
 @pytest.fixture
@@ -71,8 +72,9 @@ def test_run_tty(podman):
     term = cl.Pty(podman.run_argv("sh", opts=("--rm", "-it")), env=podman.p.env)
     try:
         term.expect("# ")
-        term.send("tty; stty size; echo sum=$((20+22))\r")
+        term.send("tty; echo sum=$((20+22))\r")
         term.expect("sum=42")
+        term.expect_size(30, 100)
         term.send("exit 5\r")
         rc = term.wait()
     finally:
@@ -93,9 +95,9 @@ def test_preserve_fds(podman):
         os.write(wfd, b"through fd 3\n")
         os.close(wfd)
         wfd = -1
-        os.dup2(rfd, 3)  # podman passes its fds 3.. on
+        # podman passes its fds 3.. on
         r = cl.run(podman.run_argv("sh", "-c", "cat <&3", opts=("--rm", "--preserve-fds", "1")),
-                   env=podman.p.env, pass_fds=(3,))
+                   env=podman.p.env, **cl.fds_at({3: rfd}))
     finally:
         os.close(rfd)
         if wfd >= 0:
@@ -127,8 +129,8 @@ def test_exec_tty(podman, new_id):
                   cols=81)
     try:
         term.expect("# ")
-        term.send("tty; stty size\r")
-        term.expect("24 81")
+        term.send("tty\r")
+        term.expect_size(24, 81)
         term.send("exit 7\r")
         rc = term.wait()
     finally:
@@ -143,9 +145,8 @@ def test_exec_preserve_fds(podman, new_id):
     try:
         os.write(wfd, b"exec fd 3\n")
         os.close(wfd)
-        os.dup2(rfd, 3)
         r = cl.run(podman.argv("exec", "--preserve-fds", "1", name, "sh", "-c", "cat <&3"),
-                   env=podman.p.env, pass_fds=(3,))
+                   env=podman.p.env, **cl.fds_at({3: rfd}))
     finally:
         os.close(rfd)
     assert (r.rc, r.out) == (0, "exec fd 3\n"), r
@@ -264,3 +265,56 @@ def test_runtime_by_name(podmand, rt):
     r = cl.run(podmand.argv("info", "--format", "{{.Host.OCIRuntime.Path}}",
                                   runtime=rt.name), env=podmand.env)
     assert r.out.strip() == rt.path, r
+
+
+# -- more of what podman puts in config.json ------------------------------------------
+
+def test_exec_missing_binary(podman, new_id):
+    name = new_id()
+    podman.detached(name, "sleep", "1000")
+    r = podman("exec", name, "/nonexistent")
+    assert r.rc == 127, r
+    r = podman("exec", name, "/etc/passwd")
+    assert r.rc == 126, r
+
+
+def test_exec_user_env_workdir(podman, new_id):
+    name = new_id()
+    podman.detached(name, "sleep", "1000")
+    r = podman("exec", "-u", "65534:65534", "-w", "/tmp", "-e", "FOO=bar", name, "sh", "-c",
+               "id -u; id -g; pwd; echo $FOO; umask")
+    assert (r.rc, r.out.split()) == (0, ["65534", "65534", "/tmp", "bar", "0022"]), r
+    r = podman("exec", name, "ls", "/proc/1/fd")  # nothing of conmon's leaked
+    assert (r.rc, r.out.split()) == (0, ["0", "1", "2"]), r
+
+
+def test_user_namespace(podman):
+    """--uidmap/--gidmap: a user namespace, its maps written by the runtime."""
+    r = podman.run("sh", "-c", "id -u; cat /proc/self/uid_map /proc/self/gid_map; "
+                   "touch /ok && echo writable",
+                   opts=("--rm", "--uidmap", "0:100000:65536", "--gidmap", "0:100000:65536"))
+    assert r.rc == 0, r
+    assert r.out.split() == ["0", "0", "100000", "65536", "0", "100000", "65536", "writable"], r
+
+
+def test_pod_shared_namespaces(podman, images, new_id):
+    """A pod: the infra container's uts, ipc and pid namespaces are joined by path."""
+    infra = f"localhost/{cl.IMAGE}-infra:latest"
+    if podman("image", "exists", infra).rc != 0:
+        podman("import", "--change", 'CMD ["sleep", "100000"]', images["rootfs"], infra,
+               check=True)
+    pod = new_id("pod")
+    r = podman("pod", "create", "--name", pod, "--share", "uts,ipc,pid", "--hostname", "podhost",
+               "--infra-image", infra)
+    assert r.rc == 0, r
+    try:
+        name = new_id()
+        podman.names.append(name)
+        r = podman("run", "-d", "--name", name, "--pod", pod, cl.IMAGE, "sh", "-c",
+                   "echo shared > /dev/shm/m; sleep 1000")
+        assert r.rc == 0, r
+        r = podman("run", "--rm", "--pod", pod, cl.IMAGE, "sh", "-c",
+                   "hostname; cat /dev/shm/m; ps -o args | grep -c '^[s]leep 1000$'")
+        assert (r.rc, r.out.split()) == (0, ["podhost", "shared", "1"]), r
+    finally:
+        podman("pod", "rm", "-f", "-t", "0", pod, timeout=60)
