@@ -186,14 +186,14 @@ class Runtime:
         return [self.path, *self.extra, "--root", self.root, *args]
 
     def __call__(self, *args: str, stdout=None, stderr=None, cwd: str | None = None,
-                 timeout: float = CALL_TIMEOUT, preexec=None) -> Call:
+                 timeout: float = CALL_TIMEOUT, preexec=None, env=None) -> Call:
         # Files, never pipes: a created container inherits the runtime's stdio
         # and keeps it open, so a pipe would never see EOF.
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             try:
                 p = subprocess.run(self.argv(*args), stdin=subprocess.DEVNULL,
                                    stdout=stdout or out, stderr=stderr or err, cwd=cwd,
-                                   timeout=timeout, preexec_fn=preexec)
+                                   timeout=timeout, preexec_fn=preexec, env=env)
                 rc = p.returncode
             except subprocess.TimeoutExpired:
                 rc = -999
