@@ -41,6 +41,10 @@ NOFILE = 1024
 NPROC = 4096
 
 
+# what this session made: container ids whose cgroups are checked and removed at the end
+SESSION: dict = {"ids": set()}
+
+
 @dataclass
 class OciRuntime:
     """An OCI runtime under test: its name (what clients call it) and path."""
@@ -61,6 +65,13 @@ class OciRuntime:
 
     def __str__(self) -> str:
         return self.name
+
+
+def docker_runtime_name(rt: OciRuntime) -> str:
+    """The name dockerd knows the runtime by (see the dockerd fixture)."""
+    if rt.name == "runc":
+        return "runc" if rt.path == rt.real else "runc-traced"
+    return rt.name
 
 
 def find_runtime(name: str) -> str:

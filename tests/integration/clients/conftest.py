@@ -18,8 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import clientlib as cl  # noqa: E402
 
 RUNTIMES = ["pyrunc", "runc"]
-# what this session made: container ids whose cgroups are checked and removed at the end
-SESSION: dict = {"ids": set()}
+SESSION = cl.SESSION
 TOOLS = ["containerd", "ctr", "containerd-shim-runc-v2", "dockerd", "docker", "podman",
          "conmon", "runc"]
 # cgroup parents the daemons share: removed after the session if new and empty
@@ -126,12 +125,6 @@ def dockerd(clients_base, containerd, images, runtimes):
     finally:
         d.stop()
         SESSION["ids"] |= d.ids
-
-
-def docker_runtime_name(rt: cl.OciRuntime) -> str:
-    if rt.name == "runc":
-        return "runc" if rt.path == rt.real else "runc-traced"
-    return rt.name
 
 
 @pytest.fixture(scope="session")

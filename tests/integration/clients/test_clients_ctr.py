@@ -222,3 +222,55 @@ def test_create_fails(ctr, new_id):
     r = ctr.run(cid, "/nonexistent", opts=("--rm",))
     assert r.rc != 0, r
     assert "no such file or directory" in r.err.lower(), r
+
+
+# -- more of what ctr puts in config.json ---------------------------------------------
+
+def test_run_options(ctr, new_id, clients_base):
+    """--cwd (created), --env, a read-only bind mount, --seccomp, --net-host,
+    --cap-drop, --read-only (ctr's spec options)."""
+    src = os.path.join(clients_base, new_id("mnt"))
+    os.makedirs(src)
+    with open(os.path.join(src, "f"), "w") as f:
+        f.write("bound\n")
+    r = ctr.run(new_id(), "sh", "-c", "grep CapBnd /proc/self/status; pwd; echo $FOO; "
+                "cat /mnt/f; touch /mnt/g /x 2>&1; hostname", opts=(
+                    "--rm", "--cwd", "/new/dir", "--env", "FOO=bar", "--read-only",
+                    "--mount", f"type=bind,src={src},dst=/mnt,options=rbind:ro", "--seccomp",
+                    "--net-host", "--cap-drop", "CAP_NET_RAW"))
+    with open("/proc/sys/kernel/hostname") as f:
+        hostname = f.read().strip()
+    lines = r.out.splitlines()
+    assert lines[1:4] == ["/new/dir", "bar", "bound"], r
+    assert "Read-only file system" in lines[4] and "Read-only file system" in lines[5], r
+    assert lines[6] == hostname, r
+    assert int(lines[0].split()[1], 16) & (1 << 13) == 0, r  # CAP_NET_RAW dropped
+
+
+def test_with_ns(ctr, new_id):
+    """--with-ns: join another task's network and ipc namespaces by path."""
+    donor = new_id("donor")
+    pid = ctr.detached(donor, "sleep", "1000")
+    r = ctr.run(new_id(), "sh", "-c", "readlink /proc/self/ns/net; readlink /proc/self/ns/ipc",
+                opts=("--rm", "--with-ns", f"network:/proc/{pid}/ns/net",
+                      "--with-ns", f"ipc:/proc/{pid}/ns/ipc"))
+    assert r.rc == 0, r
+    assert r.out.split() == [os.readlink(f"/proc/{pid}/ns/{n}") for n in ("net", "ipc")], r
+
+
+def test_parallel_runs_and_execs(ctr, new_id):
+    """Clients run many runtime calls at once: 6 containers and 6 execs together."""
+    import concurrent.futures
+
+    ids = [new_id("par") for _ in range(6)]
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        runs = list(pool.map(lambda c: ctr.run(c, "sh", "-c", f"echo {c}", opts=("--rm",)), ids))
+    for c, r in zip(ids, runs, strict=True):
+        assert (r.rc, r.out) == (0, f"{c}\n"), r
+    cid = new_id()
+    ctr.detached(cid, "sleep", "1000")
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        execs = list(pool.map(lambda i: ctr("task", "exec", "--exec-id", f"p{i}", cid, "sh", "-c",
+                                            f"echo exec-{i}"), range(6)))
+    for i, r in enumerate(execs):
+        assert (r.rc, r.out) == (0, f"exec-{i}\n"), r

@@ -8,7 +8,6 @@ import time
 
 import clientlib as cl
 import pytest
-from conftest import docker_runtime_name
 
 pytestmark = pytest.mark.clients
 
@@ -16,7 +15,7 @@ pytestmark = pytest.mark.clients
 class Docker:
     def __init__(self, dockerd: cl.Dockerd, rt: cl.OciRuntime) -> None:
         self.d = dockerd
-        self.runtime = docker_runtime_name(rt)
+        self.runtime = cl.docker_runtime_name(rt)
         self.names: list[str] = []
 
     def run_argv(self, *args: str, opts: tuple = ()) -> list[str]:

@@ -318,3 +318,21 @@ def test_pod_shared_namespaces(podman, images, new_id):
         assert (r.rc, r.out.split()) == (0, ["podhost", "shared", "1"]), r
     finally:
         podman("pod", "rm", "-f", "-t", "0", pod, timeout=60)
+
+
+@pytest.mark.parametrize("binary,code", [("/etc/passwd", 126), ("/nonexistent", 127)])
+def test_text_log_format(podmand, rt, clients_base, binary, code):
+    """A runtime whose name is not in runtime_supports_json gets no
+    --log-format=json: podman reads the text log / stderr for its exit-code
+    mapping and its message."""
+    d = os.path.join(clients_base, "text-log")
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, f"{rt.name}-text")
+    if not os.path.exists(path):
+        os.symlink(rt.path, path)
+    r = cl.run(podmand.argv("run", "--rm", cl.IMAGE, "echo", "plain", runtime=path),
+               env=podmand.env)
+    assert (r.rc, r.out) == (0, "plain\n"), r
+    r = cl.run(podmand.argv("run", "--rm", cl.IMAGE, binary, runtime=path), env=podmand.env)
+    assert r.rc == code, r
+    assert binary in r.err, r

@@ -1,0 +1,1 @@
+"""The client tier: the real container managers with pyrunc and runc."""
