@@ -191,3 +191,32 @@ def config_change_after_create(ctx: Ctx) -> None:
     ctx.expect("RT-LIFECYCLE-004", out == "original",
                f"after editing config.json between create and start, the container "
                f"printed {out!r}")
+
+
+@check("RT-DELETE-005")
+def delete_keeps_foreign_resources(ctx: Ctx) -> None:
+    """A bind-mount source, a namespace joined by path and a cgroup that
+    existed before create all survive delete."""
+    from conformance.harness import CGROUP_ROOT, start_holder, stop_holder
+
+    h = start_holder(["--net"])
+    ctx.defer(lambda: stop_holder(h))
+    data = ctx.host_dir("data")
+    with open(os.path.join(data, "keep"), "w") as f:
+        f.write("keep\n")
+    b = ctx.bundle("cat /mnt/data/keep")
+    b.add_mount("/mnt/data", "bind", data, ["rbind"])
+    b.set_ns("network", f"/proc/{h.inner}/ns/net")
+    pre = os.path.join(CGROUP_ROOT, "memory", b.linux["cgroupsPath"].lstrip("/"))
+    os.makedirs(pre)
+    out = ctx.run(b)
+    if out.strip() != "keep":
+        raise Fail(f"the container did not see the bind mount: {out!r}")
+    lost = []
+    if read(os.path.join(data, "keep"), "") != "keep\n":
+        lost.append("the bind-mount source's file")
+    if not proc_alive(h.inner):
+        lost.append("the process holding the joined network namespace")
+    if not os.path.isdir(pre):
+        lost.append(f"the pre-existing cgroup {pre}")
+    ctx.expect("RT-DELETE-005", not lost, f"delete removed: {', '.join(lost)}")
