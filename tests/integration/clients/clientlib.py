@@ -294,6 +294,11 @@ class Pty:
     def send(self, data: str) -> None:
         os.write(self.master, data.encode())
 
+    def resize(self, rows: int, cols: int) -> None:
+        """What CRI-O does on a resize event: TIOCSWINSZ on the master (the
+        kernel sends SIGWINCH to the foreground process group)."""
+        fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
     def expect_size(self, rows: int, cols: int, timeout: float = 10) -> None:
         """Run `stty size` in the shell until it shows rows x cols: clients
         size the container's terminal (TIOCSWINSZ on the master, after the
@@ -332,6 +337,23 @@ class Pty:
             self.proc.wait()
         with contextlib.suppress(OSError):
             os.close(self.master)
+
+
+def state_dirs(root: str) -> set[str]:
+    """The container directories under a runtime's --root."""
+    try:
+        return {n for n in os.listdir(root) if os.path.isdir(os.path.join(root, n))}
+    except FileNotFoundError:
+        return set()
+
+
+def assert_no_state_left(root: str, before: set[str], timeout: float = 10) -> None:
+    """Every container a test made is gone from the runtime's --root too."""
+    try:
+        wait_for(lambda: not state_dirs(root) - before, timeout, what="state dirs removed")
+    except AssertionError:
+        raise AssertionError(f"runtime state left in {root}: "
+                             f"{sorted(state_dirs(root) - before)}") from None
 
 
 def wait_for(pred, timeout: float = 20, interval: float = 0.05, what: str = "condition"):

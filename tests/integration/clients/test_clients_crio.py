@@ -331,6 +331,8 @@ def test_exec_foreground_tty(crio, new_id):
         term.send("tty; echo sum=$((40+2))\r")
         term.expect("sum=42")
         term.expect_size(25, 90)
+        term.resize(40, 120)  # the runtime passes a resize of its terminal on
+        term.expect_size(40, 120)
         term.send("exit 7\r")
         rc = term.wait()
     finally:

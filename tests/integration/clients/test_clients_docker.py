@@ -46,6 +46,8 @@ class Docker:
         if self.names:
             self("rm", "-f", *self.names, timeout=60)
         cl.reap()  # shims are orphans of ours (a subreaper)
+        # the shim's --root for docker's containers, whatever the runtime
+        cl.assert_no_state_left(os.path.join(self.d.exec_root, "runtime-runc", "moby"), set())
 
 
 @pytest.fixture
@@ -358,3 +360,43 @@ def test_default_device_rules(docker, rt, request):
                    opts=("--rm", "--cap-add", "NET_ADMIN"))
     assert r.rc == 0 and r.out.split()[:2] == ["3", "mknod-ok"], r
     assert "Operation not permitted" not in r.out, r  # the tun node may be opened
+
+
+def test_restart_policy(docker, new_id):
+    """--restart on-failure:2: dockerd creates the container again, with the same
+    id, right after the runtime's delete."""
+    name = new_id()
+    docker.detached(name, "sh", "-c", "date >> /count; exit 1", opts=("--restart", "on-failure:2"))
+    cl.wait_for(lambda: docker.inspect(name)["RestartCount"] == 2
+                and docker.state(name)["Status"] == "exited", timeout=30, what="two restarts")
+    r = docker("start", "-a", name)  # one more run of the same container
+    assert r.rc == 1, r
+
+
+def test_healthcheck(docker, new_id):
+    """A health check is an exec every interval (runtime `exec --detach` each time)."""
+    name = new_id()
+    docker.detached(name, "sleep", "1000", opts=("--health-cmd", "test -e /proc/1/status",
+                                                  "--health-interval", "1s"))
+    cl.wait_for(lambda: docker.state(name).get("Health", {}).get("Status") == "healthy",
+                timeout=30, what="healthy")
+
+
+def test_signals(docker, new_id):
+    """`docker kill -s HUP` (kill <id> 1) reaches the container's handler."""
+    name = new_id()
+    docker.detached(name, "sh", "-c", 'trap "echo got-hup; exit 4" HUP; '
+                    'while :; do sleep 0.1; done')
+    time.sleep(0.3)
+    r = docker("kill", "-s", "HUP", name)
+    assert r.rc == 0, r
+    cl.wait_for(lambda: docker.state(name)["Status"] == "exited", what="exited")
+    assert docker.state(name)["ExitCode"] == 4
+    assert "got-hup" in docker("logs", name).out
+
+
+def test_cgroupns_private(docker):
+    r = docker.run("sh", "-c", "grep memory /proc/self/cgroup; readlink /proc/self/ns/cgroup",
+                   opts=("--rm", "--cgroupns", "private"))
+    assert r.rc == 0 and r.out.splitlines()[0].endswith(":memory:/"), r
+    assert r.out.splitlines()[1] != os.readlink("/proc/self/ns/cgroup"), r

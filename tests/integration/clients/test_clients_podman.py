@@ -18,6 +18,9 @@ class Podman:
         self.p = podman
         self.rt = rt
         self.names: list[str] = []
+        # podman passes no --root: the runtime's default one
+        self.root = {"pyrunc": "/run/pyrunc", "runc": "/run/runc"}[rt.name]
+        self.before = cl.state_dirs(self.root)
 
     def argv(self, *args: str) -> list[str]:
         return self.p.argv(*args, runtime=self.rt.path)
@@ -49,6 +52,7 @@ class Podman:
         for name in self.names:
             assert self("inspect", name).rc != 0
         cl.reap()  # conmon's daemonized halves are orphans of ours (a subreaper)
+        cl.assert_no_state_left(self.root, self.before)
 
 
 @pytest.fixture
@@ -336,3 +340,14 @@ def test_text_log_format(podmand, rt, clients_base, binary, code):
     r = cl.run(podmand.argv("run", "--rm", cl.IMAGE, binary, runtime=path), env=podmand.env)
     assert r.rc == code, r
     assert binary in r.err, r
+
+
+def test_healthcheck(podman, new_id):
+    """`podman healthcheck run`: an exec through conmon."""
+    name = new_id()
+    podman.detached(name, "sleep", "1000", opts=("--health-cmd", "test -e /proc/1/status",
+                                                  "--health-interval", "disable"))
+    r = podman("healthcheck", "run", name)
+    assert r.rc == 0, r
+    r = podman("inspect", "--format", "{{.State.Health.Status}}", name)
+    assert r.out.strip() == "healthy", r
