@@ -274,3 +274,14 @@ def test_parallel_runs_and_execs(ctr, new_id):
                                             f"echo exec-{i}"), range(6)))
     for i, r in enumerate(execs):
         assert (r.rc, r.out) == (0, f"exec-{i}\n"), r
+
+
+def test_delete_force_paused(ctr, new_id):
+    """`task delete -f` of a paused task: `kill --all <id> 9` on a frozen cgroup."""
+    cid = new_id()
+    pid = ctr.detached(cid, "sh", "-c", "sleep 1000 & wait")
+    assert ctr("task", "pause", cid).rc == 0
+    r = ctr("task", "delete", "-f", cid, timeout=30)
+    assert r.rc == 0, r
+    assert ctr.d.task_status(cid) == ""
+    cl.wait_for(lambda: not os.path.exists(f"/proc/{pid}/exe"), what="the init gone")

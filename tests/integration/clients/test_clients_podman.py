@@ -351,3 +351,13 @@ def test_healthcheck(podman, new_id):
     assert r.rc == 0, r
     r = podman("inspect", "--format", "{{.State.Health.Status}}", name)
     assert r.out.strip() == "healthy", r
+
+
+def test_rm_force_paused(podman, new_id):
+    name = new_id()
+    podman.detached(name, "sleep", "1000")
+    pid = podman.state(name)["Pid"]
+    assert podman("pause", name).rc == 0
+    r = podman("rm", "-f", "-t", "1", name)
+    assert r.rc == 0, r
+    cl.wait_for(lambda: not os.path.exists(f"/proc/{pid}/exe"), what="the init gone")
