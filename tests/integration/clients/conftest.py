@@ -1,5 +1,6 @@
 """Fixtures for the client tests: the real daemons (containerd, dockerd,
-podman + conmon) started once per session under a private directory on local
+podman + conmon) started once for this package (stopped as soon as its last
+test ends, before the rest of the suite runs) under a private directory on local
 sockets, an image made from busybox-static for each, and `rt`, the runtime
 under test: every scenario runs with pyrunc and with runc, the reference.
 
@@ -48,7 +49,7 @@ def pytest_runtest_makereport(item, call):
             rep.sections.append((f"{name} log", cl.tail(d.log, 12)))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def clients_base():
     """A short private directory (unix socket paths are limited to 108 bytes),
     and the host checked and cleaned afterwards: mounts under it, processes
@@ -77,7 +78,7 @@ def clients_base():
     assert not left, f"cgroups left: {left}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def images(clients_base):
     """The busybox rootfs tarball and an OCI image archive of it."""
     d = os.path.join(clients_base, "images")
@@ -88,7 +89,7 @@ def images(clients_base):
     return {"rootfs": rootfs, "oci": oci}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def runtimes(clients_base) -> dict:
     return {name: cl.make_runtime(name, clients_base) for name in RUNTIMES}
 
@@ -99,7 +100,7 @@ def rt(request, runtimes) -> cl.OciRuntime:
     return runtimes[request.param]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def containerd(clients_base, images):
     d = cl.Containerd(clients_base, os.path.basename(clients_base))
     try:
@@ -110,7 +111,7 @@ def containerd(clients_base, images):
         d.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def dockerd(clients_base, containerd, images, runtimes):
     # pyrunc is given as the issue does it (--add-runtime); runc is dockerd's own
     # "runc" unless it is wrapped for tracing.
@@ -127,7 +128,7 @@ def dockerd(clients_base, containerd, images, runtimes):
         SESSION["ids"] |= d.ids
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def podmand(clients_base, images, runtimes):
     p = cl.Podman(clients_base, {name: r.path for name, r in runtimes.items()})
     try:

@@ -420,3 +420,22 @@ def test_remove(crio, new_id):
     cl.wait_for(lambda: not os.path.exists(f"/proc/{pid}/exe"), what="the init gone")
     r = crio.runtime("delete", "--force", cid)
     assert r.rc == 0, r  # CRI-O's DeleteContainer also tolerates "not found"
+
+
+def test_created_then_removed(crio, new_id):
+    """A created container that never starts (a sandbox that failed later):
+    `state` says created, `kill ID KILL` and `delete --force` end it."""
+    cid = new_id()
+    b = crio.bundle(cid, ["sleep", "1000"])
+    msg = crio.create(cid, b)
+    assert msg.get("pid", -1) > 0, msg
+    assert crio.state(cid)["status"] == "created"
+    r = crio.runtime("kill", cid, "KILL")
+    assert r.rc == 0, r
+    assert crio.exit_code(cid) == 137
+    assert crio.state(cid)["status"] == "stopped"
+    cid2 = new_id()
+    msg = crio.create(cid2, crio.bundle(cid2, ["sleep", "1000"]))
+    r = crio.runtime("delete", "--force", cid2)
+    assert r.rc == 0, r
+    cl.wait_for(lambda: not os.path.exists(f"/proc/{msg['pid']}/exe"), what="the init gone")

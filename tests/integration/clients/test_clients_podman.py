@@ -47,7 +47,7 @@ class Podman:
 
     def cleanup(self) -> None:
         if self.names:
-            self("rm", "-f", "-t", "0", *self.names, timeout=60)
+            self("rm", "-f", "--ignore", "-t", "0", *self.names, timeout=60)
         # the runtime's state (pyrunc: /run/pyrunc, runc: /run/runc) is gone too
         for name in self.names:
             assert self("inspect", name).rc != 0
@@ -361,3 +361,24 @@ def test_rm_force_paused(podman, new_id):
     r = podman("rm", "-f", "-t", "1", name)
     assert r.rc == 0, r
     cl.wait_for(lambda: not os.path.exists(f"/proc/{pid}/exe"), what="the init gone")
+
+
+def test_init_then_rm_and_start(podman, new_id):
+    """`podman init`: conmon's create only; then `rm -f` of a created container,
+    and init + start of another."""
+    name = new_id()
+    podman.names.append(name)
+    assert podman("create", "--name", name, cl.IMAGE, "sleep", "1000").rc == 0
+    r = podman("init", name)
+    assert r.rc == 0, r
+    assert podman.state(name)["Status"] == "initialized"
+    pid = podman.state(name)["Pid"]
+    r = podman("rm", "-f", "-t", "1", name)
+    assert r.rc == 0, r
+    cl.wait_for(lambda: not os.path.exists(f"/proc/{pid}/exe"), what="the created init gone")
+    name2 = new_id()
+    podman.names.append(name2)
+    assert podman("create", "--name", name2, cl.IMAGE, "sh", "-c", "exit 5").rc == 0
+    assert podman("init", name2).rc == 0
+    r = podman("start", "-a", name2)
+    assert r.rc == 5, r
