@@ -24,12 +24,35 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "init.h"
 #include "plan.h"
 
 int sync_fd = -1;
+static int tracing;
+
+/* Report a setup step to the parent, for --trace. */
+void trace(const char *fmt, ...)
+{
+	if (!tracing)
+		return;
+	char buf[256];
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	memcpy(buf, &ns, 8);
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf + 8, sizeof(buf) - 8, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > sizeof(buf) - 9)
+		n = (int)sizeof(buf) - 9;
+	send_msg(MSG_TRACE, buf, 8 + (size_t)n);
+}
 
 void send_msg(char type, const void *payload, size_t len)
 {
@@ -234,6 +257,7 @@ static void container_main(const struct plan *p, int fifo_fd)
 	/* Wait until the parent knows our pid (stage 1 told it) and has written
 	 * what it writes from the host (id maps, oom_score_adj). */
 	wait_msg(MSG_MAPS_DONE);
+	trace("init: running in new namespaces (pid %d)", (int)getpid());
 	if (plan_has(p, R_WAIT_MAPS)) {
 		/* Become root of the new user namespace, when 0 is mapped. */
 		if (setresgid(0, 0, 0) == 0)
@@ -241,8 +265,10 @@ static void container_main(const struct plan *p, int fifo_fd)
 	}
 	if (!plan_has(p, R_EXEC))
 		setup_rootfs(p);
+	trace("init: root filesystem ready");
 	setup_terminal(p, !plan_has(p, R_EXEC));
 	apply_process(p, &path);
+	trace("init: process attributes applied, %s found", path);
 	send_msg(MSG_READY, NULL, 0);
 	close(sync_fd);
 	exec_process(p, path, fifo_fd);
@@ -264,7 +290,10 @@ int main(int argc, char **argv)
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	umask(0);
 	read_plan(plan_fd, &plan);
+	tracing = plan_has(&plan, R_TRACE);
+	trace("stage 1: plan read (%zu records)", plan.nrec);
 	wait_msg(MSG_GO);
+	trace("stage 1: in the cgroups");
 
 	uint64_t flags = 0;
 	for (size_t i = 0; i < plan.nrec; i++)
@@ -275,6 +304,7 @@ int main(int argc, char **argv)
 	/* While the listenerPath still resolves as on the host. */
 	seccomp_stage1(&plan);
 	join_namespaces(&plan);
+	trace("stage 1: namespaces joined");
 	if (flags & CLONE_NEWTIME) {
 		if (unshare(CLONE_NEWTIME) < 0)
 			fail_errno(errno, "creating the time namespace");

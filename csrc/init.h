@@ -26,6 +26,7 @@ struct plan {
 
 extern int sync_fd;
 
+void trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 void fail_errno(int err, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
 void send_msg(char type, const void *payload, size_t len);

@@ -43,6 +43,7 @@ enum plan_record {
 	R_HOOK_CREATE_CONTAINER = 51, /* u32 timeout, nargs, nenv; str path, args, env, where */
 	R_HOOK_START_CONTAINER = 52,  /* the same */
 	/* linux.seccomp (csrc/seccomp.c, pyrunc/seccomp.py): */
+	R_TRACE = 60,         /* - : report each setup step (MSG_TRACE) */
 	R_SECCOMP_DEFAULT = 53, /* u32 libseccomp default action, u32 options (1: -ENOSYS stub) */
 	R_SECCOMP_ARCH = 54,  /* str libseccomp architecture name */
 	R_SECCOMP_FLAG = 55,  /* u32 SECCOMP_FILTER_FLAG_* bit */
@@ -60,5 +61,6 @@ enum plan_record {
 			   * state for createContainer hooks, the state for startContainer hooks */
 #define MSG_READY 'R'     /* child -> parent: created, waiting for start */
 #define MSG_ERROR 'E'     /* any -> parent: text of the error, then exit */
+#define MSG_TRACE 'T'     /* any -> parent: u64 CLOCK_MONOTONIC ns, then the step's name */
 
 #endif

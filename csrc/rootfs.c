@@ -194,6 +194,22 @@ static void do_mount(const struct record *r)
 	close(fd);
 }
 
+/* The JSON path and destination of a mount record, for traces. */
+static const char *mount_where(const struct record *r)
+{
+	static char buf[512];
+	struct cursor c = cursor_of(r);
+	cur_u64(&c);
+	cur_u64(&c);
+	cur_u32(&c);
+	cur_str(&c);
+	const char *dst = cur_str(&c);
+	cur_str(&c);
+	cur_str(&c);
+	snprintf(buf, sizeof(buf), "%s (%s)", cur_str(&c), dst);
+	return buf;
+}
+
 static void make_device(const struct record *r)
 {
 	struct cursor c = cursor_of(r);
@@ -352,6 +368,7 @@ void setup_rootfs(const struct plan *p)
 	root_fd = open(rootfs, O_DIRECTORY | O_PATH | O_CLOEXEC);
 	if (root_fd < 0)
 		fail_errno(errno, "opening the rootfs %s", rootfs);
+	trace("init: rootfs bound at %s", rootfs);
 
 	for (size_t i = 0; i < p->nrec; i++) {
 		const struct record *r = &p->rec[i];
@@ -359,6 +376,7 @@ void setup_rootfs(const struct plan *p)
 		switch (r->type) {
 		case R_MOUNT:
 			do_mount(r);
+			trace("init: mounted %s", mount_where(r));
 			break;
 		case R_DEVICE:
 			make_device(r);
@@ -412,9 +430,12 @@ void setup_rootfs(const struct plan *p)
 		hook_state_start = states + len;
 		run_hooks(p, R_HOOK_CREATE_CONTAINER, hook_state_create);
 	}
+	trace("init: devices and links made");
 	pivot(plan_has(p, R_NO_PIVOT));
+	trace("init: %s done", plan_has(p, R_NO_PIVOT) ? "MS_MOVE + chroot" : "pivot_root");
 	close(root_fd);
 	finish_rootfs(p);
+	trace("init: masked and read-only paths, sysctls");
 	if (root_propagation && mount(NULL, "/", NULL, root_propagation, NULL) < 0)
 		fail_errno(errno, "setting rootfsPropagation of /");
 }

@@ -28,6 +28,7 @@ global options:
   --log FILE          log file (default stderr)
   --log-format FMT    text or json
   --debug             debug logging
+  --trace             print a timeline of the setup steps (also PYRUNC_TRACE=FILE)
   --systemd-cgroup    use the systemd cgroup driver (not supported yet)
   --version, -v       print the version
   --help, -h          show this help
@@ -37,7 +38,7 @@ MULTI = "multi"  # a flag that may be repeated; its values are collected in a li
 # name: False for a boolean flag, True for one taking a value, MULTI for a repeatable one
 GLOBAL_FLAGS = {
     "root": True, "log": True, "log-format": True, "debug": False, "systemd-cgroup": False,
-    "rootless": True, "criu": True, "version": False, "help": False,
+    "rootless": True, "criu": True, "version": False, "help": False, "trace": False,
 }
 CREATE_FLAGS = {"bundle": True, "pid-file": True, "console-socket": True, "no-pivot": False,
                 "no-new-keyring": False, "preserve-fds": True, "pidfd-socket": True}
@@ -173,6 +174,10 @@ def _main(args: list[str]) -> int:
     if fmt not in ("text", "json"):
         raise PyruncError(f"invalid --log-format \"{fmt}\" (text or json)")
     log.configure(gflags.get("log"), fmt, bool(gflags.get("debug")))
+    if gflags.get("trace") or "PYRUNC_TRACE" in os.environ:
+        from . import trace
+
+        trace.configure(bool(gflags.get("trace")))
     if gflags.get("version"):
         from . import OCI_VERSION, __version__
 
@@ -202,7 +207,15 @@ def _main(args: list[str]) -> int:
             raise PyruncError(f"{cmd}: container id cannot be empty")
         raise PyruncError(f"{cmd}: expected {lo if lo == hi else f'{lo} to {hi}'} "
                           f"argument(s), got {len(pos)}")
-    return COMMAND_FUNCS[cmd](root, flags, pos)
+    if "pyrunc.trace" not in sys.modules:
+        return COMMAND_FUNCS[cmd](root, flags, pos)
+    from . import trace
+
+    try:
+        return COMMAND_FUNCS[cmd](root, flags, pos)
+    finally:
+        trace.step(f"pyrunc: {cmd} done")
+        trace.report(" ".join([cmd, *pos[:1]]))
 
 
 def _print_json(obj: object) -> None:

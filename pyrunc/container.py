@@ -4,7 +4,7 @@ This is pyrunc's Python API; the CLI is a thin layer over it."""
 
 import os
 
-from . import cgroups, resources, state
+from . import cgroups, resources, state, trace
 from .errors import PyruncError
 from .signals import parse_signal
 from .state import FIFO, Container, NotFound
@@ -31,6 +31,7 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
 
     state.validate_id(cid)
     config, bundle, rootfs = load_bundle(bundle)
+    trace.step("pyrunc: config.json loaded and validated")
     terminal = bool(config["process"].get("terminal"))
     if terminal and not console_socket and _own_console is None:
         raise PyruncError("cannot allocate a tty without --console-socket when detached "
@@ -59,6 +60,7 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
                                               preserve_fds=preserve_fds,
                                               cgroup_mounts=cgroup_mounts,
                                               console_fd=console_fd, cid=cid)
+        trace.step("pyrunc: plan written")
         return _create(root, cid, config, bundle, rootfs, paths, plan_bytes, facts,
                        pid_file=pid_file, preserve_fds=preserve_fds, console_fd=console_fd)
     finally:
@@ -99,6 +101,7 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
         c.data["resources"] = linux.get("resources") or {}
         c.save()
         _crash_point("cgroups-made")
+        trace.step("pyrunc: state claimed, cgroups made")
         fifo = os.path.join(c.dir, FIFO)
         os.mkfifo(fifo, 0o600)
         fifo_fd = os.open(fifo, os.O_RDWR | os.O_CLOEXEC)
@@ -108,6 +111,7 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
         finally:
             os.close(fifo_fd)
         _crash_point("init-spawned")
+        trace.step("pyrunc: pyrunc-init spawned from a sealed memfd")
         cgroups.join(paths, init.stage1)
         _crash_point("cgroups-joined")
         pid = init.go()
@@ -115,6 +119,7 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
         c.data["pid_start"] = state.proc_start_time(pid)
         c.save()
         _crash_point("pid-known")
+        trace.step(f"pyrunc: container pid {pid}")
         if facts["new_user"]:
             write_id_maps(pid, linux)
         adj = config["process"].get("oomScoreAdj")
@@ -135,6 +140,7 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
 
         init.wait_ready(on_hooks)
         _crash_point("ready")
+        trace.step("pyrunc: container created")
         c.data["status"] = "created"
         c.save()
         _crash_point("created-saved")

@@ -50,6 +50,7 @@ R_TIME_OFFSET = 26
 R_CONSOLE = 50
 R_HOOK_CREATE_CONTAINER = 51
 R_HOOK_START_CONTAINER = 52
+R_TRACE = 60
 R_SECCOMP_DEFAULT = 53
 R_SECCOMP_ARCH = 54
 R_SECCOMP_FLAG = 55
@@ -89,7 +90,11 @@ class Plan:
     """A plan being written."""
 
     def __init__(self) -> None:
+        from . import trace
+
         self.parts = [MAGIC, struct.pack("<I", VERSION)]
+        if trace.enabled:
+            self.add(R_TRACE)
 
     def add(self, rtype: int, payload: bytes = b"") -> None:
         self.parts.append(struct.pack("<HHI", rtype, 0, len(payload)))

@@ -19,6 +19,7 @@ MSG_HOOKS = ord("H")
 MSG_CONTINUE = b"c"
 MSG_READY = ord("R")
 MSG_ERROR = ord("E")
+MSG_TRACE = ord("T")
 
 F_SEALS = 0x0001 | 0x0002 | 0x0004 | 0x0008  # SEAL, SHRINK, GROW, WRITE
 
@@ -96,15 +97,21 @@ class Init:
         self.pid = 0
 
     def _recv(self) -> bytes:
-        try:
-            msg = self.sock.recv(8192)
-        except OSError as e:
-            raise PyruncError(f"reading from pyrunc-init: {e.strerror}") from None
-        if not msg:
-            raise PyruncError("container init exited before it was ready")
-        if msg[0] == MSG_ERROR:
-            raise PyruncError(msg[1:].decode(errors="replace"))
-        return msg
+        while True:
+            try:
+                msg = self.sock.recv(8192)
+            except OSError as e:
+                raise PyruncError(f"reading from pyrunc-init: {e.strerror}") from None
+            if not msg:
+                raise PyruncError("container init exited before it was ready")
+            if msg[0] == MSG_ERROR:
+                raise PyruncError(msg[1:].decode(errors="replace"))
+            if msg[0] != MSG_TRACE:
+                return msg
+            from . import trace
+
+            trace.step(msg[9:].decode(errors="replace"),
+                       int.from_bytes(msg[1:9], "little"))
 
     def go(self) -> int:
         """Let stage 1 go on (its cgroups are joined); return the container pid."""
