@@ -18,12 +18,12 @@ class Docker:
         self.runtime = cl.docker_runtime_name(rt)
         self.names: list[str] = []
 
-    def run_argv(self, *args: str, opts: tuple = ()) -> list[str]:
+    def run_argv(self, *args: str, opts: tuple = (), image: str = cl.IMAGE) -> list[str]:
         net = () if "--network" in opts else ("--network", "none")
-        return self.d.argv("run", "--runtime", self.runtime, *net, *opts, cl.IMAGE, *args)
+        return self.d.argv("run", "--runtime", self.runtime, *net, *opts, image, *args)
 
-    def run(self, *args: str, opts: tuple = (), **kw) -> cl.Result:
-        return cl.run(self.run_argv(*args, opts=opts), env=self.d.env, **kw)
+    def run(self, *args: str, opts: tuple = (), image: str = cl.IMAGE, **kw) -> cl.Result:
+        return cl.run(self.run_argv(*args, opts=opts, image=image), env=self.d.env, **kw)
 
     def __call__(self, *args: str, **kw) -> cl.Result:
         return self.d.docker(*args, **kw)
@@ -439,3 +439,35 @@ def test_rm_force_paused(docker, new_id):
     r = docker("rm", "-f", name)
     assert r.rc == 0, r
     cl.wait_for(lambda: not os.path.exists(f"/proc/{pid}/exe"), what="the init gone")
+
+
+def test_unlimited_values(docker, new_id):
+    """-1 means unlimited: --memory-swap -1 (swap -1 in config.json), and
+    `docker update --pids-limit -1` / `--memory-swap -1` after limits."""
+    name = new_id()
+    cid = docker.detached(name, "sleep", "1000", opts=("--memory", "64m", "--memory-swap", "-1",
+                                                       "--pids-limit", "20"))
+    cg = f"docker/{cid}"
+    assert _read(f"memory/{cg}/memory.limit_in_bytes") == 64 << 20
+    assert _read(f"memory/{cg}/memory.memsw.limit_in_bytes") > 1 << 60
+    r = docker("update", "--pids-limit", "-1", "--memory", "128m", "--memory-swap", "-1", name)
+    assert r.rc == 0, r
+    with open(f"{cl.CGROUP_ROOT}/pids/{cg}/pids.max") as f:
+        assert f.read().strip() == "max"
+    assert _read(f"memory/{cg}/memory.limit_in_bytes") == 128 << 20
+
+
+def test_commit_pauses(docker, new_id):
+    """`docker commit` pauses the container around the copy (pause, resume)."""
+    name = new_id()
+    docker.detached(name, "sh", "-c", "echo data > /made; sleep 1000")
+    cl.wait_for(lambda: docker("exec", name, "cat", "/made").out == "data\n", what="/made")
+    image = f"{cl.IMAGE}-{name}:latest"
+    r = docker("commit", name, image)
+    try:
+        assert r.rc == 0, r
+        assert docker.state(name)["Status"] == "running"
+        r = docker.run("cat", "/made", opts=("--rm",), image=image)
+        assert (r.rc, r.out) == (0, "data\n"), r
+    finally:
+        docker("rmi", "-f", image)
