@@ -1,15 +1,15 @@
 /* pyrunc-init: the only code that runs on the container side, from clone to
  * execve. Python plans (see plan.h), this program does.
  *
- * usage: pyrunc-init PLAN_FD SYNC_FD FIFO_FD
+ * usage: pyrunc-init PLAN_FD SYNC_FD START_FD
  *
  * Stage 1 (the process pyrunc spawns, still in the host's namespaces) waits
  * until pyrunc has put it in its cgroups, joins the namespaces given by path,
  * then clones the container process with CLONE_PARENT so that it is a child
  * of pyrunc (and, once pyrunc exits, of the caller's subreaper), reports its
  * pid and exits. The container process sets up the root filesystem and the
- * process attributes, reports that it is created and waits on the exec fifo
- * for `start`. */
+ * process attributes, reports that it is created and waits for `start` to
+ * connect to its listening socket (exec.sock). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -282,49 +283,65 @@ void apply_process(const struct plan *p, const char **path_out)
 	prepare_seccomp(p);
 }
 
-/* Close every fd from `low` on, except `keep`. */
-static void close_from(unsigned low, int keep)
+static void close_range_or_loop(unsigned from, unsigned to)
 {
-	unsigned ranges[2][2] = { { low, ~0U }, { 1, 0 } };
-	if (keep >= 0 && (unsigned)keep >= low) {
-		ranges[0][1] = (unsigned)keep - 1;
-		ranges[1][0] = (unsigned)keep + 1;
-		ranges[1][1] = ~0U;
-	}
-	for (int r = 0; r < 2; r++) {
-		if (ranges[r][0] > ranges[r][1])
-			continue;
-		if (syscall(SYS_close_range, ranges[r][0], ranges[r][1], 0) < 0)
-			for (unsigned fd = ranges[r][0]; fd < 65536 && fd <= ranges[r][1]; fd++)
-				if ((int)fd != keep)
-					close((int)fd);
+	if (syscall(SYS_close_range, from, to, 0) < 0)
+		for (unsigned fd = from; fd < 65536 && fd <= to; fd++)
+			close((int)fd);
+}
+
+/* Close every fd from `low` on, except keep_a and keep_b (-1: none). */
+static void close_from(unsigned low, int keep_a, int keep_b)
+{
+	int keep[2] = { keep_a < keep_b ? keep_a : keep_b, keep_a < keep_b ? keep_b : keep_a };
+	unsigned from = low;
+	for (int k = 0; k <= 2; k++) {
+		unsigned to = ~0U;
+		if (k < 2) {
+			if (keep[k] < 0 || (unsigned)keep[k] < from)
+				continue;
+			to = (unsigned)keep[k] - 1;
+		}
+		if (from <= to)
+			close_range_or_loop(from, to);
+		if (k < 2)
+			from = (unsigned)keep[k] + 1;
 	}
 }
 
-void exec_process(const struct plan *p, const char *path, int fifo_fd)
+/* Wait for `start` on the listening socket. The connection becomes where
+ * errors go; it is close-on-exec, so `start` reads EOF exactly when execve
+ * succeeded, and an error message otherwise. */
+static int wait_for_start(int start_fd)
+{
+	int conn;
+	do
+		conn = accept4(start_fd, NULL, NULL, SOCK_CLOEXEC);
+	while (conn < 0 && errno == EINTR);
+	if (conn < 0)
+		_exit(1);
+	close(start_fd);
+	sync_fd = conn;
+	return conn;
+}
+
+void exec_process(const struct plan *p, const char *path, int start_fd)
 {
 	unsigned preserve = 0;
+	int conn = -1;
 	for (size_t i = 0; i < p->nrec; i++)
 		if (p->rec[i].type == R_PRESERVE_FDS) {
 			struct cursor c = cursor_of(&p->rec[i]);
 			preserve = cur_u32(&c);
 		}
-	if (fifo_fd >= 0) {
-		char c;
-		ssize_t n;
-		do
-			n = read(fifo_fd, &c, 1);
-		while (n < 0 && errno == EINTR);
-		if (n != 1)
-			_exit(1);
-		close(fifo_fd);
-	}
+	if (start_fd >= 0)
+		conn = wait_for_start(start_fd);
 	run_hooks(p, R_HOOK_START_CONTAINER, hook_state_start);
 	/* Nothing but stdio and the preserved fds reaches the process (the
-	 * seccomp agent's socket is close-on-exec, and closed once used). */
-	close_from(3 + preserve, seccomp_listener_fd());
+	 * seccomp agent's socket and the start connection are close-on-exec). */
+	close_from(3 + preserve, seccomp_listener_fd(), conn);
 	apply_seccomp(p);
 	drop_sys_admin();
 	execve(path, argv_buf, envp_buf);
-	_exit(errno == ENOENT ? 127 : 126);
+	fail_errno(errno, "unable to start container process: exec: \"%s\"", path);
 }

@@ -7,7 +7,7 @@ import os
 from . import cgroups, resources, state, trace
 from .errors import PyruncError
 from .signals import parse_signal
-from .state import FIFO, Container, NotFound
+from .state import START_SOCKET, Container, NotFound
 
 ACTIVE = ("created", "running", "paused")
 
@@ -102,14 +102,12 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
         c.save()
         _crash_point("cgroups-made")
         trace.step("pyrunc: state claimed, cgroups made")
-        fifo = os.path.join(c.dir, FIFO)
-        os.mkfifo(fifo, 0o600)
-        fifo_fd = os.open(fifo, os.O_RDWR | os.O_CLOEXEC)
+        start_fd = _listen_for_start(c)
         try:
-            init = Init(plan_bytes, fifo_fd=fifo_fd, preserve_fds=preserve_fds,
+            init = Init(plan_bytes, fifo_fd=start_fd, preserve_fds=preserve_fds,
                         extra_fds=(console_fd,) if console_fd >= 0 else ())
         finally:
-            os.close(fifo_fd)
+            os.close(start_fd)
         _crash_point("init-spawned")
         trace.step("pyrunc: pyrunc-init spawned from a sealed memfd")
         cgroups.join(paths, init.stage1)
@@ -156,6 +154,27 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
     return c
 
 
+def _start_socket_path(c: Container) -> str:
+    """exec.sock through the container directory's fd: short enough for
+    sun_path whatever the root and id."""
+    return f"/proc/self/fd/{c.lock_fd()}/{START_SOCKET}"
+
+
+def _listen_for_start(c: Container) -> int:
+    """The listening socket the created init waits on for `start`."""
+    import _socket
+
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    try:
+        sock.bind(_start_socket_path(c))
+        os.chmod(os.path.join(c.dir, START_SOCKET), 0o600)
+        sock.listen(1)
+    except OSError:
+        sock.close()
+        raise
+    return sock.detach()
+
+
 def _crash_point(step: str) -> None:
     """Tests only: PYRUNC_CRASH_AT=STEP makes pyrunc die by SIGKILL at STEP."""
     if os.environ.get("PYRUNC_CRASH_AT") == step:
@@ -188,26 +207,10 @@ def start(root: str, cid: str) -> Container:
     """Run the user process of a created container."""
     c = Container.load(root, cid)
     c.lock()
-    status = c.status()
-    if status != "created":
-        if status in ("running", "paused"):
-            raise PyruncError("cannot start an already running container")
-        if status == "creating":
-            raise PyruncError("cannot start a container that is still being created")
-        raise PyruncError("cannot start a container that has stopped")
-    fifo = os.path.join(c.dir, FIFO)
     try:
-        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        raise PyruncError("cannot start a container that has stopped") from None
-    try:
-        os.write(fd, b"0")
+        _start_locked(c)
     finally:
-        os.close(fd)
-    os.unlink(fifo)
-    c.data["status"] = "running"
-    c.save()
-    c.unlock()
+        c.unlock()
     hooks = c.data.get("hooks", {})
     if hooks.get("poststart"):
         from .hooks import run_hooks
@@ -219,6 +222,44 @@ def start(root: str, cid: str) -> Container:
             _signal_cgroup(c, 9)
             raise
     return c
+
+
+def _start_locked(c: Container) -> None:
+    status = c.status()
+    if status != "created":
+        if status in ("running", "paused"):
+            raise PyruncError("cannot start an already running container")
+        if status == "creating":
+            raise PyruncError("cannot start a container that is still being created")
+        raise PyruncError("cannot start a container that has stopped")
+    import _socket
+
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    try:
+        sock.connect(_start_socket_path(c))
+    except OSError:
+        sock.close()
+        raise PyruncError("cannot start a container that has stopped") from None
+    # EOF: the process was executed. Data: why not (a startContainer hook, execve).
+    chunks = []
+    while True:
+        try:
+            data = sock.recv(65536)
+        except InterruptedError:
+            continue
+        if not data:
+            break
+        chunks.append(data)
+    sock.close()
+    os.unlink(os.path.join(c.dir, START_SOCKET))
+    reply = b"".join(chunks)
+    if reply:
+        c.data["status"] = "stopped"
+        c.save()
+        msg = reply[1:].decode(errors="replace") if reply[:1] == b"E" else "start failed"
+        raise PyruncError(msg)
+    c.data["status"] = "running"
+    c.save()
 
 
 def get_state(root: str, cid: str) -> dict:

@@ -2,8 +2,8 @@
 
 ``<root>/<id>/state.json`` holds the spec's state fields plus what pyrunc
 needs later (the init's start time, cgroup paths, hooks); it is replaced
-atomically. ``<root>/<id>/exec.fifo`` is where the created init waits for
-``start``. An exclusive flock on the container directory serialises the
+atomically. ``<root>/<id>/exec.sock`` is where the created init waits for
+``start`` to connect. An exclusive flock on the container directory serialises the
 commands that change a container."""
 
 import fcntl
@@ -15,7 +15,7 @@ from .errors import PyruncError
 
 DEFAULT_ROOT = "/run/pyrunc"
 STATE_FILE = "state.json"
-FIFO = "exec.fifo"
+START_SOCKET = "exec.sock"
 MAX_ID_LEN = 255
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
 
@@ -151,6 +151,11 @@ class Container:
         finally:
             os.close(fd)
 
+    def lock_fd(self) -> int:
+        """The fd of the (locked) container directory."""
+        self.lock()
+        return self._lock_fd
+
     def unlock(self) -> None:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
@@ -186,7 +191,7 @@ class Container:
             return "creating" if self.pid == 0 or self.init_alive() else "stopped"
         if not self.init_alive():
             return "stopped"
-        if stored == "created" and not os.path.exists(os.path.join(self.dir, FIFO)):
+        if stored == "created" and not os.path.exists(os.path.join(self.dir, START_SOCKET)):
             stored = "running"
         if stored == "running" and self.frozen():
             return "paused"

@@ -113,3 +113,24 @@ def test_hook_env_and_args(runtime, bundle, tmp_path):
     bundle.set_args("true")
     runtime("run", "-b", str(bundle), "ct-he", check=True, env={**os.environ, "LEAK": "x"})
     assert out.read_text() == f"zero|{out}|bar|\n"
+
+
+def test_start_reports_start_container_hook_failure(runtime, bundle):
+    bundle.config["hooks"] = {"startContainer": [{"path": "/bin/sh",
+                                                  "args": ["sh", "-c", "echo nope; exit 4"]}]}
+    bundle.set_args("sh", "-c", "echo SHOULD-NOT-RUN")
+    runtime("create", "-b", str(bundle), "ct-sh", check=True)
+    p = runtime("start", "ct-sh")
+    assert p.returncode == 1
+    assert "$.hooks.startContainer[0]" in p.err and "exit status 4" in p.err
+    runtime.wait_stopped("ct-sh")
+
+
+def test_start_returns_after_exec(runtime, bundle):
+    """When start returns, the user program runs (poststart hooks see it)."""
+    bundle.set_args("sleep", "30")
+    runtime("create", "-b", str(bundle), "ct-ax", check=True)
+    pid = runtime.state("ct-ax")["pid"]
+    assert os.readlink(f"/proc/{pid}/exe").startswith("/memfd:pyrunc-init")
+    runtime("start", "ct-ax", check=True)
+    assert os.readlink(f"/proc/{pid}/exe").endswith("/bin/busybox")

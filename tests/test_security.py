@@ -291,10 +291,9 @@ def test_only_stdio_reaches_the_process_seen_from_host(runtime, bundle):
     bundle.set_args(*SLEEPER)
     rt("create", "-b", str(bundle), "ct-hostfds", check=True)
     pid = runtime.state("ct-hostfds")["pid"]
-    # the waiting init holds stdio and the exec fifo, no directory of the host
-    fifo = os.path.join(runtime.root, "ct-hostfds", "exec.fifo")
+    # the waiting init holds stdio and its start socket, no file of the host
     extra = {n: t for n, t in _fd_targets(pid).items() if n > 2}
-    assert list(extra.values()) == [fifo], extra
+    assert len(extra) == 1 and list(extra.values())[0].startswith("socket:["), extra
     rt("start", "ct-hostfds", check=True)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and set(_fd_targets(pid)) != {0, 1, 2}:
@@ -342,7 +341,7 @@ def _bundle_with_cwd(bundle, n: int, args: tuple[str, ...]) -> None:
     (d / "config.json").write_text(json.dumps(cfg))
 
 
-HOST_NAMES = ("state.json", "exec.fifo", "config.json", "rootfs", "HOST-MARKER")
+HOST_NAMES = ("state.json", "exec.sock", "config.json", "rootfs", "HOST-MARKER")
 PWD_LS = ("sh", "-c", "pwd; ls -a")
 
 
