@@ -129,9 +129,33 @@ static void run_hook(const struct record *r, const char *state)
 		     got ? ": " : "", output);
 }
 
+/* The state with its \x01 placeholder replaced by our pid: hooks in the
+ * container's namespaces see the pid as the container sees it. */
+static const char *with_own_pid(const char *state)
+{
+	static char buf[1 << 16];
+	char pid[16];
+	int n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	size_t out = 0;
+	for (const char *s = state; *s; s++) {
+		const char *piece = *s == '\x01' ? pid : s;
+		size_t len = *s == '\x01' ? (size_t)n : 1;
+		if (out + len >= sizeof(buf))
+			fail("hook state too long");
+		memcpy(buf + out, piece, len);
+		out += len;
+	}
+	buf[out] = '\0';
+	return buf;
+}
+
 void run_hooks(const struct plan *p, uint16_t type, const char *state)
 {
+	const char *own = NULL;
 	for (size_t i = 0; i < p->nrec; i++)
-		if (p->rec[i].type == type)
-			run_hook(&p->rec[i], state);
+		if (p->rec[i].type == type) {
+			if (!own)
+				own = with_own_pid(state);
+			run_hook(&p->rec[i], own);
+		}
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/mount.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -210,6 +211,22 @@ static const char *mount_where(const struct record *r)
 	return buf;
 }
 
+/* Recursive mount attributes (rro, rnosuid, ...) with mount_setattr(2). */
+static void set_mount_attr(const struct record *r)
+{
+	struct cursor c = cursor_of(r);
+	struct mount_attr attr = { 0 };
+	attr.attr_set = cur_u64(&c);
+	attr.attr_clr = cur_u64(&c);
+	const char *dst = cur_str(&c), *where = cur_str(&c);
+	int fd = openat2_in_root(dst, O_PATH, 0);
+	if (fd < 0)
+		fail_errno(errno, "%s: opening %s%s", where, rootfs, dst);
+	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+		fail_errno(errno, "%s: setting recursive mount attributes on %s%s", where, rootfs, dst);
+	close(fd);
+}
+
 static void make_device(const struct record *r)
 {
 	struct cursor c = cursor_of(r);
@@ -244,9 +261,16 @@ static void make_device(const struct record *r)
 		if (mknodat(pfd, base, mode, makedev(major_, minor_)) < 0) {
 			if (errno != EEXIST)
 				fail_errno(errno, "creating device %s", path);
-			if (unlinkat(pfd, base, 0) < 0 ||
-			    mknodat(pfd, base, mode, makedev(major_, minor_)) < 0)
-				fail_errno(errno, "replacing %s with a device node", path);
+			/* Something is there already: fine if it is this very device. */
+			struct stat st;
+			if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+				fail_errno(errno, "checking %s", path);
+			if ((st.st_mode & S_IFMT) != (mode & S_IFMT) ||
+			    (!S_ISFIFO(mode) && st.st_rdev != makedev(major_, minor_)))
+				fail("%s exists and is not the requested device (%u:%u)", path, major_,
+				     minor_);
+			if (fchmodat(pfd, base, mode & 07777, 0) < 0)
+				fail_errno(errno, "changing the mode of device %s", path);
 		}
 		if (fchownat(pfd, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 			fail_errno(errno, "changing the owner of device %s", path);
@@ -377,6 +401,9 @@ void setup_rootfs(const struct plan *p)
 		case R_MOUNT:
 			do_mount(r);
 			trace("init: mounted %s", mount_where(r));
+			break;
+		case R_MOUNT_ATTR:
+			set_mount_attr(r);
 			break;
 		case R_DEVICE:
 			make_device(r);

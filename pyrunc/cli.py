@@ -234,7 +234,7 @@ def cmd_state(root: str, flags: dict, pos: list[str]) -> int:
 def cmd_kill(root: str, flags: dict, pos: list[str]) -> int:
     from .container import kill
 
-    kill(root, pos[0], pos[1] if len(pos) > 1 else "15", all_procs=bool(flags.get("all")))
+    kill(root, pos[0], pos[1] if len(pos) > 1 else None, all_procs=bool(flags.get("all")))
     return 0
 
 

@@ -105,6 +105,9 @@ def check(config: dict) -> None:
     for key in ("hostname", "domainname"):
         if config.get(key) and (uts is None or "path" in uts):
             raise ConfigError(f"$.{key}", "setting it needs a new uts namespace")
+    if "intelRdt" in linux and not os.path.exists("/sys/fs/resctrl/schemata"):
+        raise ConfigError("$.linux.intelRdt", "Intel RDT is not available on this host "
+                          "(no resctrl filesystem at /sys/fs/resctrl)")
     for i, mount in enumerate(config.get("mounts", [])):
         if "destination" not in mount:
             raise ConfigError(f"$.mounts[{i}].destination", "missing")

@@ -78,6 +78,8 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
     c = Container.new(root, cid)
     init = None
     made: list[str] = []
+    hooks_started: list[bool] = []
+    all_hooks = config.get("hooks", {})
     try:
         _crash_point("claimed")
         c.data = {
@@ -113,6 +115,7 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
         cgroups.join(paths, init.stage1)
         _crash_point("cgroups-joined")
         pid = init.go()
+        resources.apply_pids(paths, linux)
         c.data["pid"] = pid
         c.data["pid_start"] = state.proc_start_time(pid)
         c.save()
@@ -124,17 +127,21 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
         if adj is not None:
             _write_oom_score_adj(pid, adj)
         init.maps_done()
-        all_hooks = config.get("hooks", {})
 
         def on_hooks() -> tuple[str, str]:
             from .fastjson import dumps
 
+            hooks_started.append(True)
             st = c.oci_state()
             st["status"] = "creating"
             st["pid"] = pid
             hooks.run_hooks(all_hooks, "prestart", st)
             hooks.run_hooks(all_hooks, "createRuntime", st)
-            return dumps(st), dumps({**st, "status": "created"})
+            # in the container's namespaces the init puts its own pid for \x01
+            mark = '"pid":-1'
+            inner = dumps({**st, "pid": -1})
+            return (inner.replace(mark, '"pid":\x01', 1),
+                    dumps({**st, "pid": -1, "status": "created"}).replace(mark, '"pid":\x01', 1))
 
         init.wait_ready(on_hooks)
         _crash_point("ready")
@@ -147,6 +154,10 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
     except BaseException:
         if init is not None:
             init.kill()
+        if hooks_started and all_hooks.get("poststop"):
+            # a failed create hook: stop, destroy, then poststop (runtime.md steps 12-13)
+            hooks.warn_hooks(all_hooks, "poststop", {**c.oci_state(), "status": "stopped"},
+                             _warn)
         cgroups.remove(made)
         c.remove()
         raise
@@ -267,10 +278,16 @@ def get_state(root: str, cid: str) -> dict:
     return Container.load(root, cid).oci_state()
 
 
-def kill(root: str, cid: str, sig: str | int = 15, all_procs: bool = False) -> None:
-    """Send a signal to the container's init (or, with all_procs, every process)."""
-    signum = sig if isinstance(sig, int) else parse_signal(sig)
+STOP_SIGNAL = "org.opencontainers.image.stopSignal"
+
+
+def kill(root: str, cid: str, sig: str | int | None = None, all_procs: bool = False) -> None:
+    """Send a signal to the container's init (or, with all_procs, every process).
+    Without a signal: the image's stopSignal annotation, else SIGTERM."""
     c = Container.load(root, cid)
+    if sig is None:
+        sig = c.data.get("annotations", {}).get(STOP_SIGNAL) or 15
+    signum = sig if isinstance(sig, int) else parse_signal(sig)
     status = c.status()
     if status not in ACTIVE:
         if all_procs and status == "stopped":

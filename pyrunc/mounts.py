@@ -23,6 +23,36 @@ MS_SHARED = 0x100000
 MS_RELATIME = 0x200000
 MS_STRICTATIME = 0x1000000
 MS_LAZYTIME = 0x2000000
+MS_POSIXACL = 0x10000
+MS_I_VERSION = 0x800000
+
+# mount_setattr(2) attributes, for the recursive options (rro, rnosuid, ...)
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
+MOUNT_ATTR_NOEXEC = 0x8
+MOUNT_ATTR__ATIME = 0x70
+MOUNT_ATTR_RELATIME = 0x0
+MOUNT_ATTR_NOATIME = 0x10
+MOUNT_ATTR_STRICTATIME = 0x20
+MOUNT_ATTR_NODIRATIME = 0x80
+MOUNT_ATTR_NOSYMFOLLOW = 0x200000
+# option: (attributes to set, attributes to clear)
+RECURSIVE = {
+    "rro": (MOUNT_ATTR_RDONLY, 0), "rrw": (0, MOUNT_ATTR_RDONLY),
+    "rnosuid": (MOUNT_ATTR_NOSUID, 0), "rsuid": (0, MOUNT_ATTR_NOSUID),
+    "rnodev": (MOUNT_ATTR_NODEV, 0), "rdev": (0, MOUNT_ATTR_NODEV),
+    "rnoexec": (MOUNT_ATTR_NOEXEC, 0), "rexec": (0, MOUNT_ATTR_NOEXEC),
+    "rnodiratime": (MOUNT_ATTR_NODIRATIME, 0), "rdiratime": (0, MOUNT_ATTR_NODIRATIME),
+    "rnosymfollow": (MOUNT_ATTR_NOSYMFOLLOW, 0), "rsymfollow": (0, MOUNT_ATTR_NOSYMFOLLOW),
+    # atime modes are one field: setting one clears the others
+    "rnoatime": (MOUNT_ATTR_NOATIME, MOUNT_ATTR__ATIME),
+    "rstrictatime": (MOUNT_ATTR_STRICTATIME, MOUNT_ATTR__ATIME),
+    "rrelatime": (MOUNT_ATTR_RELATIME, MOUNT_ATTR__ATIME),
+    "ratime": (MOUNT_ATTR_RELATIME, MOUNT_ATTR__ATIME),
+    "rnorelatime": (MOUNT_ATTR_RELATIME, MOUNT_ATTR__ATIME),
+    "rnostrictatime": (MOUNT_ATTR_RELATIME, MOUNT_ATTR__ATIME),
+}
 
 # option: (flags to set, flags to clear)
 FLAGS = {
@@ -43,6 +73,8 @@ FLAGS = {
     "symfollow": (0, MS_NOSYMFOLLOW), "nosymfollow": (MS_NOSYMFOLLOW, 0),
     "bind": (MS_BIND, 0), "rbind": (MS_BIND | MS_REC, 0),
     "silent": (MS_SILENT, 0), "loud": (0, MS_SILENT),
+    "iversion": (MS_I_VERSION, 0), "noiversion": (0, MS_I_VERSION),
+    "acl": (MS_POSIXACL, 0), "noacl": (0, MS_POSIXACL),
 }
 PROPAGATION = {
     "private": MS_PRIVATE, "rprivate": MS_PRIVATE | MS_REC,
@@ -64,12 +96,8 @@ def parse_options(options: list[str], where: str) -> tuple[int, int, str]:
             flags = (flags | on) & ~off
         elif opt in PROPAGATION:
             propagation = PROPAGATION[opt]
-        elif opt in IGNORED:
-            continue
-        elif opt.startswith("r") and opt[1:] in FLAGS and opt[1:] not in ("bind", "emount"):
-            raise ConfigError(
-                f"{where}.options[{i}]", f"recursive option \"{opt}\" is not supported yet"
-            )
+        elif opt in IGNORED or opt in RECURSIVE:
+            continue  # RECURSIVE: see recursive_attrs
         elif "\0" in opt or "," in opt:
             raise ConfigError(f"{where}.options[{i}]", f"invalid option \"{opt}\"")
         else:
@@ -82,3 +110,19 @@ def root_propagation(value: str) -> int:
     if value not in PROPAGATION:
         raise ConfigError("$.linux.rootfsPropagation", f"unknown propagation \"{value}\"")
     return PROPAGATION[value]
+
+
+def recursive_attrs(options: list[str]) -> tuple[int, int]:
+    """(attributes to set, to clear) with mount_setattr(AT_RECURSIVE), for rro & co."""
+    attr_set = attr_clr = 0
+    for opt in options:
+        if opt not in RECURSIVE:
+            continue
+        on, off = RECURSIVE[opt]
+        if off == MOUNT_ATTR__ATIME:  # the kernel wants the whole atime field cleared
+            attr_set = (attr_set & ~MOUNT_ATTR__ATIME) | on
+            attr_clr |= MOUNT_ATTR__ATIME
+        else:
+            attr_set = (attr_set | on) & ~off
+            attr_clr = (attr_clr | off) & ~on
+    return attr_set, attr_clr

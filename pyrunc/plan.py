@@ -15,6 +15,7 @@ from .mounts import (
     MS_RDONLY,
     MS_REMOUNT,
     parse_options,
+    recursive_attrs,
     root_propagation,
 )
 
@@ -51,6 +52,7 @@ R_CONSOLE = 50
 R_HOOK_CREATE_CONTAINER = 51
 R_HOOK_START_CONTAINER = 52
 R_TRACE = 60
+R_MOUNT_ATTR = 61
 R_SECCOMP_DEFAULT = 53
 R_SECCOMP_ARCH = 54
 R_SECCOMP_FLAG = 55
@@ -225,6 +227,10 @@ def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = Fal
             continue
         plan.add(R_MOUNT, struct.pack("<QQI", flags_, prop, int(bind)) + b"".join(
             _cstr(s, where) for s in (src, dest, fstype, data, where)))
+        attr_set, attr_clr = recursive_attrs(m.get("options", []))
+        if attr_set or attr_clr:
+            plan.add(R_MOUNT_ATTR, struct.pack("<QQ", attr_set, attr_clr) + _cstr(dest, where)
+                     + _cstr(where, where))
 
     devices = {d["path"]: d for d in linux.get("devices", [])}
     if not dev_bound:

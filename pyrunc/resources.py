@@ -673,4 +673,16 @@ def setup(paths: dict[str, str], made: list[str], linux: dict) -> None:
     """At create, before the init joins: controllers enabled, limits written
     (`linux` is the config's linux object: resources, and devices to create)."""
     enable_controllers(paths, made)
-    apply(paths, linux.get("resources"), nodes=linux.get("devices"))
+    resources = dict(linux.get("resources") or {})
+    # pids.max comes after the clone (apply_pids): a limit of 0 is a real
+    # limit (spec 1.3), yet the container's first process must be created.
+    resources.pop("pids", None)
+    apply(paths, resources, nodes=linux.get("devices"))
+
+
+def apply_pids(paths: dict[str, str], linux: dict) -> None:
+    """The pids limit, once the container's init exists (moving a process into
+    a cgroup is not limited by pids.max, forking is)."""
+    pids = (linux.get("resources") or {}).get("pids")
+    if pids:
+        apply(paths, {"pids": pids}, update=True)
