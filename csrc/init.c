@@ -263,10 +263,12 @@ static void container_main(const struct plan *p, int fifo_fd)
 		if (setresgid(0, 0, 0) == 0)
 			setresuid(0, 0, 0);
 	}
-	if (!plan_has(p, R_EXEC))
+	if (plan_has(p, R_DEBUG))
+		debug_enter(p);
+	else if (!plan_has(p, R_EXEC))
 		setup_rootfs(p);
 	trace("init: root filesystem ready");
-	setup_terminal(p, !plan_has(p, R_EXEC));
+	setup_terminal(p, !plan_has(p, R_EXEC) && !plan_has(p, R_DEBUG));
 	apply_process(p, &path);
 	trace("init: process attributes applied, %s found", path);
 	send_msg(MSG_READY, NULL, 0);
@@ -303,6 +305,8 @@ int main(int argc, char **argv)
 		}
 	/* While the listenerPath still resolves as on the host. */
 	seccomp_stage1(&plan);
+	if (plan_has(&plan, R_DEBUG))
+		debug_prepare(&plan);
 	join_namespaces(&plan);
 	trace("stage 1: namespaces joined");
 	if (flags & CLONE_NEWTIME) {

@@ -42,6 +42,10 @@ int plan_has(const struct plan *p, uint16_t type);
 void setup_rootfs(const struct plan *p);
 void finish_rootfs(const struct plan *p);
 
+/* debug.c */
+void debug_prepare(const struct plan *p);
+void debug_enter(const struct plan *p);
+
 /* hooks.c */
 void run_hooks(const struct plan *p, uint16_t type, const char *state);
 extern const char *hook_state_create, *hook_state_start;

@@ -19,6 +19,7 @@ commands:
   kill      send a signal to a container  delete    delete a container
   list      list containers               spec      write a default config.json
   exec      run a process in a container  features  print the features document
+  debug     a shell in a container's namespaces with the host's tools (or --tools DIR)
   update    change a container's limits   events    stats and OOM events of a container
   pause     freeze a container            resume    thaw a paused container
   ps        processes of a container      check     lint a bundle without running it
@@ -76,8 +77,10 @@ ARGS = {"create": 1, "run": 1, "start": 1, "state": 1, "kill": (1, 2), "delete":
         "list": 0, "spec": 0, "features": 0, "exec": (1, 1 << 20),
         "update": 1, "pause": 1, "resume": 1, "ps": (1, 1 << 20), "events": 1,
         "check": (0, 1)}
+COMMANDS["debug"] = {"tools": True, "rw": False}
+ARGS["debug"] = (1, 1 << 20)
 # Commands whose flags stop at the first positional argument (the rest is a command line).
-STOP_AT_POSITIONAL = {"exec", "ps"}
+STOP_AT_POSITIONAL = {"debug", "exec", "ps"}
 
 
 def parse_flags(argv: list[str], spec: dict[str, bool], where: str,
@@ -395,10 +398,20 @@ def cmd_check(root: str, flags: dict, pos: list[str]) -> int:
     return status
 
 
+def cmd_debug(root: str, flags: dict, pos: list[str]) -> int:
+    from .debug import debug
+
+    cmd = pos[1:]
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    return debug(root, pos[0], tools=flags.get("tools"), rw=bool(flags.get("rw")), cmd=cmd)
+
+
 COMMAND_FUNCS = {
     "create": cmd_create, "run": cmd_run, "start": cmd_start, "state": cmd_state,
     "kill": cmd_kill, "delete": cmd_delete, "list": cmd_list, "spec": cmd_spec,
-    "features": cmd_features, "exec": cmd_exec, "update": cmd_update, "pause": cmd_pause,
+    "features": cmd_features, "exec": cmd_exec, "debug": cmd_debug, "update": cmd_update,
+    "pause": cmd_pause,
     "resume": cmd_resume, "ps": cmd_ps, "events": cmd_events,
     "check": cmd_check,
 }
