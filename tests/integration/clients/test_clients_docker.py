@@ -471,3 +471,18 @@ def test_commit_pauses(docker, new_id):
         assert (r.rc, r.out) == (0, "data\n"), r
     finally:
         docker("rmi", "-f", image)
+
+
+def test_update_error_message(docker, new_id):
+    """A failed `update`: dockerd shows the runtime's message (go-runc reads
+    its output; no `unable to retrieve OCI runtime error`)."""
+    name = new_id()
+    docker.detached(name, "sh", "-c", "head -c 24m /dev/zero > /dev/shm/fill; sleep 1000",
+                    opts=("--memory", "64m", "--memory-swap", "64m"))
+    cl.wait_for(lambda: docker("exec", name, "ls", "-l", "/dev/shm/fill").out.split()[4:5]
+                == [str(24 << 20)], what="24 MiB of shm charged to the container")
+    # the kernel refuses a limit below what cannot be reclaimed (EBUSY)
+    r = docker("update", "--memory", "8m", "--memory-swap", "8m", name)
+    assert r.rc != 0, r
+    assert "unable to retrieve OCI runtime error" not in r.err, r
+    assert "memory limit" in r.err and "usage" in r.err, r  # runc and pyrunc say why
