@@ -439,3 +439,23 @@ def test_created_then_removed(crio, new_id):
     r = crio.runtime("delete", "--force", cid2)
     assert r.rc == 0, r
     cl.wait_for(lambda: not os.path.exists(f"/proc/{msg['pid']}/exe"), what="the init gone")
+
+
+def test_update_kubelet_style(crio, new_id):
+    """CRI-O's UpdateContainerResources as kubelet drives it: limits with swap =
+    limit, shares, cpuset. (Kubelet's hugepageLimits are left out: on this host
+    hugetlb is only on the hybrid cgroup2, and runc fails `create` with them,
+    so no such container exists; runc's `update` ignores them, pyrunc refuses.)"""
+    cid = new_id()
+    crio.started(cid, ["sleep", "1000"])
+    res = {"cpu": {"shares": 256, "quota": 50000, "period": 100000, "cpus": "0"},
+           "memory": {"limit": 96 << 20, "swap": 96 << 20}}
+    r = crio.runtime("update", "--resources", "-", cid, input=json.dumps(res))
+    assert r.rc == 0, r
+    cg = f"{crio.cgroup_parent}/crio-{cid}"
+    assert _read(f"memory/{cg}/memory.limit_in_bytes") == 96 << 20
+    assert _read(f"memory/{cg}/memory.memsw.limit_in_bytes") == 96 << 20
+    assert _read(f"cpu/{cg}/cpu.shares") == 256
+    with open(f"{cl.CGROUP_ROOT}/cpuset/{cg}/cpuset.cpus") as f:
+        assert f.read().strip() == "0"
+

@@ -486,3 +486,12 @@ def test_update_error_message(docker, new_id):
     assert r.rc != 0, r
     assert "unable to retrieve OCI runtime error" not in r.err, r
     assert "memory limit" in r.err and "usage" in r.err, r  # runc and pyrunc say why
+
+
+def test_exec_stdin(docker, new_id):
+    """`docker exec -i`: the exec'd process gets our stdin and sees its EOF
+    (nothing of the runtime's keeps the pipe open)."""
+    name = new_id()
+    docker.detached(name, "sleep", "1000")
+    r = docker("exec", "-i", name, "sh", "-c", "cat; echo eof-seen", input="in\n", timeout=30)
+    assert (r.rc, r.out) == (0, "in\neof-seen\n"), r

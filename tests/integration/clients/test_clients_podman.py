@@ -382,3 +382,10 @@ def test_init_then_rm_and_start(podman, new_id):
     assert podman("init", name2).rc == 0
     r = podman("start", "-a", name2)
     assert r.rc == 5, r
+
+
+def test_exec_stdin(podman, new_id):
+    name = new_id()
+    podman.detached(name, "sleep", "1000")
+    r = podman("exec", "-i", name, "sh", "-c", "cat; echo eof-seen", input="in\n", timeout=30)
+    assert (r.rc, r.out) == (0, "in\neof-seen\n"), r
