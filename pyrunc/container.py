@@ -357,7 +357,9 @@ def delete(root: str, cid: str, force: bool = False) -> None:
             return
         raise
     status = c.status()
-    if status not in ("stopped",) and not force:
+    # As runc: a created container (never started) is killed and deleted without
+    # --force too; containerd's shim deletes a task that never started that way.
+    if status not in ("stopped", "created") and not force:
         raise PyruncError(f"cannot delete container {cid} that is not stopped: {status}")
     _crash_point("delete-locked")
     # Also when "stopped" because its create died: its init may still wait.

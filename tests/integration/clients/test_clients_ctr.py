@@ -285,3 +285,39 @@ def test_delete_force_paused(ctr, new_id):
     assert r.rc == 0, r
     assert ctr.d.task_status(cid) == ""
     cl.wait_for(lambda: not os.path.exists(f"/proc/{pid}/exe"), what="the init gone")
+
+
+# -- calls of containerd's shim that ctr cannot provoke, replayed ----------------------
+
+def test_shim_deletes_created_task(ctr, images, new_id):
+    """containerd's shim deletes a task that was created but never started
+    (pkg/process: createdState.Delete, e.g. when `ctr run`'s Start fails) with
+    `delete <id>`, no --force: runc kills the waiting init and deletes it."""
+    import json
+    import tarfile
+
+    cid = new_id()
+    bundle = os.path.join(ctr.d.base, "replay", cid)
+    os.makedirs(os.path.join(bundle, "rootfs"))
+    with tarfile.open(images["rootfs"]) as t:
+        t.extractall(os.path.join(bundle, "rootfs"), filter="fully_trusted")
+    with open(os.path.join(os.path.dirname(__file__), "fixtures", "ctr-run-config.json")) as f:
+        spec = json.load(f)
+    spec["linux"]["cgroupsPath"] = f"/{ctr.d.namespace}/{cid}"
+    with open(os.path.join(bundle, "config.json"), "w") as f:
+        json.dump(spec, f)
+    shim = [ctr.rt.path, "--root", ctr.runtime_root(), "--log",
+            os.path.join(bundle, "log.json"), "--log-format", "json"]
+    r = cl.run([*shim, "create", "--bundle", bundle, "--pid-file",
+                os.path.join(bundle, "init.pid"), cid], cwd=bundle)
+    assert r.rc == 0, r
+    with open(os.path.join(bundle, "init.pid")) as f:
+        pid = int(f.read())
+    try:
+        r = cl.run([*shim, "delete", cid], cwd=bundle)
+        assert r.rc == 0, r
+        cl.wait_for(lambda: not os.path.exists(f"/proc/{pid}/exe"), what="the created init gone")
+        assert not os.path.exists(os.path.join(ctr.runtime_root(), cid))
+    finally:
+        cl.run([*shim, "delete", "--force", cid], cwd=bundle)
+        cl.reap()
