@@ -389,3 +389,19 @@ def test_exec_stdin(podman, new_id):
     podman.detached(name, "sleep", "1000")
     r = podman("exec", "-i", name, "sh", "-c", "cat; echo eof-seen", input="in\n", timeout=30)
     assert (r.rc, r.out) == (0, "in\neof-seen\n"), r
+
+
+def test_rootfs_dir_read_only(podman, images, clients_base, new_id):
+    """--rootfs DIR (no image) and --read-only (podman adds tmpfs on /run, /tmp,
+    /var/tmp, /dev/shm)."""
+    import tarfile
+
+    root = os.path.join(clients_base, new_id("rootfs"))
+    os.makedirs(root)
+    with tarfile.open(images["rootfs"]) as t:
+        t.extractall(root, filter="fully_trusted")
+    r = cl.run(podman.argv("run", "--rm", "--read-only", "--rootfs", root, "sh", "-c",
+                           "touch /x 2>&1; touch /tmp/y && echo tmp-ok; cat /etc/hostname"),
+               env=podman.p.env)
+    assert r.rc == 0 and "Read-only file system" in r.out and "tmp-ok" in r.out, r
+    assert not os.path.exists(os.path.join(root, "x"))
