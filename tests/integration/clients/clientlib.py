@@ -757,13 +757,14 @@ network_config_dir = "{self.base}/net"
                     rootfs_tar, f"localhost/{IMAGE}:latest", check=True, timeout=120)
 
     def container_ids(self) -> set[str]:
-        """Every container this podman created (cgroups libpod_parent/libpod-<id>)."""
+        """Every container and pod this podman created (their cgroups are
+        libpod_parent/libpod-<id>, and libpod_parent/<pod id> for a pod's)."""
         ids = set()
         with contextlib.suppress(OSError), open(os.path.join(self.base, "events.log")) as f:
             for line in f:
                 with contextlib.suppress(ValueError):
                     ev = json.loads(line)
-                    if ev.get("Type") == "container" and ev.get("ID"):
+                    if ev.get("Type") in ("container", "pod") and ev.get("ID"):
                         ids.add(ev["ID"])
         return ids
 
