@@ -306,7 +306,15 @@ def test_join_namespaces_of_container(docker, new_id):
     assert (r.rc, r.out.split()) == (0, ["1", "shared"]), r
 
 
-BLOCK = "/dev/vda" if os.path.exists("/dev/vda") else "/dev/sda"
+def _a_disk() -> str:
+    """A whole disk of this machine (blkio throttling wants one, not a partition)."""
+    for name in sorted(os.listdir("/sys/block")):
+        if not name.startswith(("loop", "ram", "zram", "nbd")) and os.path.exists(f"/dev/{name}"):
+            return f"/dev/{name}"
+    return "/dev/vda"
+
+
+BLOCK = _a_disk()
 
 
 def _major_minor(dev: str) -> str:
