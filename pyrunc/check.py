@@ -623,49 +623,13 @@ def _rlimits(c: Checker, config: dict) -> None:
                     f"limit {own}, and pyrunc lacks CAP_SYS_RESOURCE to raise it")
 
 
-IPC_SYSCTLS = ("kernel.sem",)
-IPC_SYSCTL_PREFIXES = ("kernel.shm", "kernel.msg", "fs.mqueue.")
-
-
 def _sysctl(c: Checker, config: dict) -> None:
-    """As runc's validator: only namespaced sysctls, each with its namespace."""
-    linux = _d(config.get("linux"))
-    namespaces = {}
-    for ns in _l(linux.get("namespaces")):
-        ns = _d(ns)
-        namespaces.setdefault(ns.get("type"), ns)
-    for key in _d(linux.get("sysctl")):
-        where = _path("$.linux.sysctl", key)
-        name = key.replace("/", ".")
-        if name in IPC_SYSCTLS or name.startswith(IPC_SYSCTL_PREFIXES):
-            need = "ipc"
-        elif name.startswith("net."):
-            need = "network"
-        elif name in ("kernel.hostname", "kernel.domainname"):
-            need = "uts"
-        else:
-            c.error(where, f"sysctl {_q(key)} is not namespaced: setting it in a container "
-                    "would change the host")
-            continue
-        ns = namespaces.get(need)
-        if ns is None or ("path" in ns and _is_hosts(ns["path"], need)):
-            c.error(where, f"sysctl {_q(key)} needs a {need} namespace of its own, else it "
-                    "would change the host's")
-            continue
-        if not os.path.exists(os.path.join("/proc/sys", *name.split("."))):
-            c.warning(where, f"sysctl {_q(key)} does not exist on this host's kernel")
+    """As runc's validator: only namespaced sysctls, each with its namespace
+    (config.sysctl_findings, which create enforces too)."""
+    from .config import sysctl_findings
 
-
-NS_FILES = {"ipc": "ipc", "network": "net", "uts": "uts"}
-
-
-def _is_hosts(path: object, kind: str) -> bool:
-    """Whether a namespace to join is pyrunc's own (the host's), as runc asks."""
-    try:
-        a, b = os.stat(str(path)), os.stat(f"/proc/self/ns/{NS_FILES[kind]}")
-    except (OSError, ValueError):
-        return False  # config.check reports a path that does not exist
-    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+    for severity, path, message in sysctl_findings(config):
+        c.add(severity, path, message)
 
 
 _resolver = None

@@ -113,6 +113,9 @@ def check(config: dict) -> None:
             raise ConfigError(f"$.mounts[{i}].destination", "missing")
         if "\0" in mount["destination"]:
             raise ConfigError(f"$.mounts[{i}].destination", "contains a NUL byte")
+    for severity, path, message in sysctl_findings(config):
+        if severity == "error":
+            raise ConfigError(path, message)
 
 
 MAX_HOOK_TIMEOUT = 2**31 - 1
@@ -180,3 +183,59 @@ def check_namespaces(linux: dict) -> dict[str, dict]:
                 )
         out[kind] = ns
     return out
+
+
+# linux.sysctl: runc's validator. Only namespaced sysctls, each with a namespace
+# of the container's own (config-linux.md#sysctl); `pyrunc check` reports the
+# same findings.
+IPC_SYSCTLS = ("kernel.sem",)
+IPC_SYSCTL_PREFIXES = ("kernel.shm", "kernel.msg", "fs.mqueue.")
+NS_FILES = {"ipc": "ipc", "network": "net", "uts": "uts", "user": "user", "pid": "pid",
+            "mount": "mnt", "cgroup": "cgroup", "time": "time"}
+
+
+def sysctl_findings(config: dict) -> list[tuple[str, str, str]]:
+    """(severity, JSON path, message) of each problem with linux.sysctl; an
+    unknown key is a warning, the rest are errors. Safe on any JSON value."""
+    from .schema import format_path
+
+    linux = config.get("linux")
+    linux = linux if isinstance(linux, dict) else {}
+    namespaces: dict = {}
+    for ns in linux.get("namespaces") if isinstance(linux.get("namespaces"), list) else []:
+        if isinstance(ns, dict):
+            namespaces.setdefault(ns.get("type"), ns)
+    sysctl = linux.get("sysctl")
+    out = []
+    for key in sysctl if isinstance(sysctl, dict) else {}:
+        where = "$.linux.sysctl" + format_path([key])[1:]
+        name = key.replace("/", ".")
+        shown = fastjson.dumps(key)
+        if name in IPC_SYSCTLS or name.startswith(IPC_SYSCTL_PREFIXES):
+            need = "ipc"
+        elif name.startswith("net."):
+            need = "network"
+        elif name in ("kernel.hostname", "kernel.domainname"):
+            need = "uts"
+        else:
+            out.append(("error", where, f"sysctl {shown} is not namespaced: setting it in a "
+                        "container would change the host"))
+            continue
+        ns = namespaces.get(need)
+        if ns is None or ("path" in ns and is_hosts_namespace(ns["path"], need)):
+            out.append(("error", where, f"sysctl {shown} needs a {need} namespace of its "
+                        "own, else it would change the host's"))
+            continue
+        if not os.path.exists(os.path.join("/proc/sys", *name.split("."))):
+            out.append(("warning", where, f"sysctl {shown} does not exist on this host's "
+                        "kernel"))
+    return out
+
+
+def is_hosts_namespace(path: object, kind: str) -> bool:
+    """Whether a namespace to join is pyrunc's own (the host's), as runc asks."""
+    try:
+        a, b = os.stat(str(path)), os.stat(f"/proc/self/ns/{NS_FILES[kind]}")
+    except (OSError, ValueError):
+        return False  # check_namespaces reports a path that does not exist
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
