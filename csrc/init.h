@@ -59,6 +59,10 @@ void setup_terminal(const struct plan *p, int console);
 void apply_process(const struct plan *p, const char **path_out);
 void exec_process(const struct plan *p, const char *path, int fifo_fd);
 
+/* attrs.c */
+void apply_sched_attrs(const struct plan *p);
+void apply_exec_attrs(const struct plan *p);
+
 /* seccomp.c */
 void seccomp_stage1(const struct plan *p);
 void seccomp_child_pid(uint32_t pid);

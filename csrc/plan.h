@@ -52,6 +52,16 @@ enum plan_record {
 	R_SECCOMP_RULE = 56,  /* u32 action, u32 nargs, nargs * (u32 index, u32 op, u64 value,
 			       * u64 valueTwo), str name... */
 	R_SECCOMP_LISTENER = 57, /* str socket path, str state JSON (\x01 stands for the pid) */
+	/* Linux attributes (csrc/attrs.c, csrc/idmap.c; pyrunc/linux_attrs.py): */
+	R_SCHEDULER = 70,     /* u32 policy, i32 nice, u32 priority, u32 zero, u64 flags, runtime,
+			       * deadline, period: sched_setattr */
+	R_IOPRIO = 71,        /* u32 ioprio (class << 13 | priority) */
+	R_PERSONALITY = 72,   /* u64 persona */
+	R_MEMPOLICY = 73,     /* u32 mode | flags, u32 nwords, u64 nodemask[nwords], str nodes */
+	R_CPU_AFFINITY = 74,  /* u32 nwords, u64 mask[nwords], str cpus: final exec affinity */
+	R_MOUNT_IDMAP = 75,   /* u32 flags (1: recursive bind, 2: ridmap), u32 nuid, u32 ngid,
+			       * (nuid + ngid) * (u32 containerID, hostID, size), str source,
+			       * str where: the next R_MOUNT is this idmapped tree */
 };
 
 /* Messages on the sync socket (one byte, then a payload). */

@@ -181,6 +181,7 @@ void apply_process(const struct plan *p, const char **path_out)
 	int seccomp_admin = plan_has(p, R_SECCOMP_DEFAULT) && !plan_has(p, R_NO_NEW_PRIVS);
 	int was_root = geteuid() == 0;
 
+	apply_sched_attrs(p); /* before capabilities and the user change */
 	for (size_t i = 0; i < p->nrec; i++) {
 		const struct record *r = &p->rec[i];
 		struct cursor c = cursor_of(r);
@@ -280,6 +281,7 @@ void apply_process(const struct plan *p, const char **path_out)
 	if (!argv_buf[0])
 		fail("process.args is empty");
 	*path_out = find_program(argv_buf[0], envp_buf);
+	apply_exec_attrs(p);
 	prepare_seccomp(p);
 }
 

@@ -108,11 +108,14 @@ def check(config: dict) -> None:
     if "intelRdt" in linux and not os.path.exists("/sys/fs/resctrl/schemata"):
         raise ConfigError("$.linux.intelRdt", "Intel RDT is not available on this host "
                           "(no resctrl filesystem at /sys/fs/resctrl)")
+    from . import linux_attrs
+
     for i, mount in enumerate(config.get("mounts", [])):
         if "destination" not in mount:
             raise ConfigError(f"$.mounts[{i}].destination", "missing")
         if "\0" in mount["destination"]:
             raise ConfigError(f"$.mounts[{i}].destination", "contains a NUL byte")
+    linux_attrs.check_linux(linux)
     for severity, path, message in sysctl_findings(config):
         if severity == "error":
             raise ConfigError(path, message)
@@ -162,6 +165,9 @@ def check_process(process: dict, where: str) -> None:
         seen.add(kind)
         if rl["soft"] > rl["hard"]:
             raise ConfigError(f"{where}.rlimits[{i}]", "soft limit is above the hard limit")
+    from .linux_attrs import check_process as check_linux_process
+
+    check_linux_process(process, where)
 
 
 def check_namespaces(linux: dict) -> dict[str, dict]:

@@ -95,6 +95,9 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
         }
         if "seccomp" in linux:  # exec'd processes get the same filter (as runc)
             c.data["seccomp"] = linux["seccomp"]
+        attrs = {k: linux[k] for k in ("personality", "memoryPolicy") if k in linux}
+        if attrs:  # and the same personality and memory policy
+            c.data["linux_attrs"] = attrs
         c.save()
         _crash_point("state-saved")
         made = cgroups.create(paths)
@@ -507,6 +510,11 @@ def exec_process(root: str, cid: str, process: dict, *, detach: bool = False,
         if console_fd >= 0:
             os.close(console_fd)
             console_fd = -1
+        # execCPUAffinity.initial: before the cgroup (its final: the init, last)
+        from .linux_attrs import initial_affinity
+
+        initial_affinity(init.stage1, process.get(
+            "execCPUAffinity", c.data.get("process", {}).get("execCPUAffinity")))
         cgroups.join(c.data.get("cgroup", {}), init.stage1)
         pid = init.go()
         init.maps_done()

@@ -7,6 +7,14 @@ import struct
 from .capabilities import CAP_SETS, cap_mask
 from .config import RLIMITS
 from .errors import ConfigError
+from .linux_attrs import (  # noqa: F401  (record numbers: csrc/plan.h)
+    R_CPU_AFFINITY,
+    R_IOPRIO,
+    R_MEMPOLICY,
+    R_MOUNT_IDMAP,
+    R_PERSONALITY,
+    R_SCHEDULER,
+)
 from .mounts import (
     MS_BIND,
     MS_NODEV,
@@ -108,8 +116,9 @@ class Plan:
 
 
 def _process_records(plan: Plan, process: dict, where: str, preserve_fds: int,
-                     console_fd: int = -1) -> None:
-    """The records for a process object (shared by create and exec)."""
+                     console_fd: int = -1, exec_affinity: dict | None = None) -> None:
+    """The records for a process object (shared by create and exec; exec gives
+    the execCPUAffinity to apply, {} for none)."""
     if process.get("terminal"):
         if console_fd < 0:
             raise ConfigError(f"{where}.terminal", "a terminal needs a console socket")
@@ -147,6 +156,10 @@ def _process_records(plan: Plan, process: dict, where: str, preserve_fds: int,
         plan.add(R_NO_NEW_PRIVS)
     if preserve_fds:
         plan.add(R_PRESERVE_FDS, struct.pack("<I", preserve_fds))
+    from . import linux_attrs
+
+    linux_attrs.process_records(plan, process, exec_=exec_affinity is not None,
+                                affinity=exec_affinity)
 
 
 def with_home(env: list[str], rootfs: str, uid: int) -> list[str]:
@@ -276,6 +289,9 @@ def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = Fal
     process["env"] = with_home(process.get("env", []), rootfs,
                                process.get("user", {}).get("uid", 0))
     _process_records(plan, process, "$.process", preserve_fds, console_fd)
+    from .linux_attrs import linux_records
+
+    linux_records(plan, linux)
     if "seccomp" in linux:
         from .seccomp import add_records, agent_state
 
@@ -299,8 +315,18 @@ def build_exec(process: dict, init_pid: int, namespaces: list[str], rootfs: str,
     process = dict(process)
     process["env"] = with_home(process.get("env", []), rootfs,
                                process.get("user", {}).get("uid", 0))
+    # As runc: the container's scheduler, I/O priority and exec CPU affinity
+    # unless the process has its own.
+    base = container.data.get("process", {}) if container is not None else {}
+    for key in ("scheduler", "ioPriority", "execCPUAffinity"):
+        if key not in process and key in base:
+            process[key] = base[key]
     _process_records(plan, process, f"$.{where}" if where == "process" else where,
-                     preserve_fds, console_fd)
+                     preserve_fds, console_fd, process.get("execCPUAffinity") or {})
+    if container is not None:
+        from .linux_attrs import linux_records
+
+        linux_records(plan, container.data.get("linux_attrs", {}))
     if container is not None and container.data.get("seccomp"):
         from .seccomp import add_records, exec_state
 
