@@ -305,6 +305,8 @@ int main(int argc, char **argv)
 		}
 	/* While the listenerPath still resolves as on the host. */
 	seccomp_stage1(&plan);
+	/* With the host's privileges, before a user namespace is joined. */
+	prepare_idmap_mounts(&plan);
 	if (plan_has(&plan, R_DEBUG))
 		debug_prepare(&plan);
 	join_namespaces(&plan);

@@ -63,6 +63,12 @@ void exec_process(const struct plan *p, const char *path, int fifo_fd);
 void apply_sched_attrs(const struct plan *p);
 void apply_exec_attrs(const struct plan *p);
 
+/* idmap.c */
+void prepare_idmap_mounts(const struct plan *p);
+void idmap_next(void);
+int idmap_take(void);
+int idmap_attach(int tree, int dst_fd);
+
 /* seccomp.c */
 void seccomp_stage1(const struct plan *p);
 void seccomp_child_pid(uint32_t pid);

@@ -164,8 +164,16 @@ static void do_mount(const struct record *r)
 	if (resolve && (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)))
 		fail("%s: mount point %s%s is not a directory", where, rootfs, dst);
 	fd_path(fd, target, sizeof(target));
+	int tree = idmap_take();
+	if (bind && tree >= 0) {
+		if (idmap_attach(tree, fd) < 0)
+			fail_errno(errno, "%s: attaching the idmapped mount of %s at %s%s", where,
+				   src, rootfs, dst);
+	} else if (tree >= 0) {
+		fail("%s: idmapped mounts must be bind mounts", where);
+	}
 	if (bind) {
-		if (mount(src, target, NULL, MS_BIND | (flags & MS_REC), NULL) < 0)
+		if (tree < 0 && mount(src, target, NULL, MS_BIND | (flags & MS_REC), NULL) < 0)
 			fail_errno(errno, "%s: bind mounting %s at %s%s", where, src, rootfs, dst);
 		unsigned long extra = flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
 		if (extra) {
@@ -404,6 +412,9 @@ void setup_rootfs(const struct plan *p)
 			break;
 		case R_MOUNT_ATTR:
 			set_mount_attr(r);
+			break;
+		case R_MOUNT_IDMAP:
+			idmap_next();
 			break;
 		case R_DEVICE:
 			make_device(r);

@@ -115,6 +115,7 @@ def check(config: dict) -> None:
             raise ConfigError(f"$.mounts[{i}].destination", "missing")
         if "\0" in mount["destination"]:
             raise ConfigError(f"$.mounts[{i}].destination", "contains a NUL byte")
+        linux_attrs.check_mount_idmap(mount, f"$.mounts[{i}]")
     linux_attrs.check_linux(linux)
     for severity, path, message in sysctl_findings(config):
         if severity == "error":

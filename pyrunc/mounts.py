@@ -82,8 +82,11 @@ PROPAGATION = {
     "slave": MS_SLAVE, "rslave": MS_SLAVE | MS_REC,
     "unbindable": MS_UNBINDABLE, "runbindable": MS_UNBINDABLE | MS_REC,
 }
-# Options handled elsewhere or by later work (mount_setattr, idmap), ignored by mount(2).
-IGNORED = {"tmpcopyup", "idmap", "ridmap"}
+# Options handled elsewhere or by later work, ignored by mount(2).
+IGNORED = {"tmpcopyup"}
+# Idmapped bind mounts with the mount's uidMappings/gidMappings, made with
+# mount_setattr(MOUNT_ATTR_IDMAP) (pyrunc/linux_attrs.py, csrc/idmap.c).
+IDMAP = {"idmap", "ridmap"}
 
 
 def parse_options(options: list[str], where: str) -> tuple[int, int, str]:
@@ -96,8 +99,8 @@ def parse_options(options: list[str], where: str) -> tuple[int, int, str]:
             flags = (flags | on) & ~off
         elif opt in PROPAGATION:
             propagation = PROPAGATION[opt]
-        elif opt in IGNORED or opt in RECURSIVE:
-            continue  # RECURSIVE: see recursive_attrs
+        elif opt in IGNORED or opt in RECURSIVE or opt in IDMAP:
+            continue  # RECURSIVE: see recursive_attrs; IDMAP: plan.build_create
         elif "\0" in opt or "," in opt:
             raise ConfigError(f"{where}.options[{i}]", f"invalid option \"{opt}\"")
         else:

@@ -21,6 +21,7 @@ from .mounts import (
     MS_NOEXEC,
     MS_NOSUID,
     MS_RDONLY,
+    MS_REC,
     MS_REMOUNT,
     parse_options,
     recursive_attrs,
@@ -239,6 +240,11 @@ def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = Fal
             for rec in cgroup_mounts(dest, flags_, where):
                 plan.add(R_MOUNT, rec)
             continue
+        if "idmap" in m.get("options", []) or "ridmap" in m.get("options", []):
+            from .linux_attrs import check_mount_idmap, idmap_record
+
+            check_mount_idmap(m, where)
+            idmap_record(plan, m, src, bool(flags_ & MS_REC), where)
         plan.add(R_MOUNT, struct.pack("<QQI", flags_, prop, int(bind)) + b"".join(
             _cstr(s, where) for s in (src, dest, fstype, data, where)))
         attr_set, attr_clr = recursive_attrs(m.get("options", []))
