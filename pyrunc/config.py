@@ -117,6 +117,10 @@ def check(config: dict) -> None:
             raise ConfigError(f"$.mounts[{i}].destination", "contains a NUL byte")
         linux_attrs.check_mount_idmap(mount, f"$.mounts[{i}]")
     linux_attrs.check_linux(linux)
+    if linux.get("netDevices"):
+        from . import netdev
+
+        netdev.check(linux, namespaces)
     for severity, path, message in sysctl_findings(config):
         if severity == "error":
             raise ConfigError(path, message)

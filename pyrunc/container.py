@@ -129,6 +129,11 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
         adj = config["process"].get("oomScoreAdj")
         if adj is not None:
             _write_oom_score_adj(pid, adj)
+        if linux.get("netDevices"):
+            from . import netdev
+
+            netdev.move(pid, linux["netDevices"])
+            trace.step("pyrunc: network devices moved")
         init.maps_done()
 
         def on_hooks() -> tuple[str, str]:
