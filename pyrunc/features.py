@@ -2,7 +2,8 @@
 
 from . import OCI_VERSION, seccomp
 from .capabilities import CAPABILITIES, last_cap
-from .mounts import FLAGS, IGNORED, PROPAGATION
+from .linux_attrs import MPOL_FLAGS, MPOL_MODES
+from .mounts import FLAGS, IDMAP, IGNORED, PROPAGATION, RECURSIVE
 from .plan import CLONE_FLAGS
 
 
@@ -12,17 +13,22 @@ def features() -> dict:
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
         "hooks": ["prestart", "createRuntime", "poststart", "poststop"],
-        "mountOptions": sorted(set(FLAGS) | set(PROPAGATION) | (IGNORED - {"idmap", "ridmap"})),
+        "mountOptions": sorted(set(FLAGS) | set(PROPAGATION) | set(RECURSIVE) | IGNORED
+                               | IDMAP),
         "linux": {
             "namespaces": sorted(CLONE_FLAGS),
             "capabilities": list(CAPABILITIES[: last_cap() + 1]),
             "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False,
                        "rdma": True},
             "seccomp": seccomp.features(),
+            # Profiles and labels are accepted and, as runc does on a host
+            # without AppArmor or SELinux, not applied: not supported.
             "apparmor": {"enabled": False},
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
-            "mountExtensions": {"idmap": {"enabled": False}},
+            "memoryPolicy": {"modes": list(MPOL_MODES), "flags": list(MPOL_FLAGS)},
+            "mountExtensions": {"idmap": {"enabled": True}},
+            "netDevices": {"enabled": True},
         },
         "annotations": {"io.github.pyrunc.version": __import__("pyrunc").__version__},
     }
