@@ -364,19 +364,21 @@ def delete(root: str, cid: str, force: bool = False) -> None:
         if force:
             return
         raise
-    status = c.status()
-    # As runc: a created container (never started) is killed and deleted without
-    # --force too; containerd's shim deletes a task that never started that way.
-    if status not in ("stopped", "created") and not force:
-        raise PyruncError(f"cannot delete container {cid} that is not stopped: {status}")
-    _crash_point("delete-locked")
-    # Also when "stopped" because its create died: its init may still wait.
-    if c.pid and c.init_alive():
-        _signal_init(c, 9)
-    _signal_cgroup(c, 9)
-    _wait_gone(c)
-    _crash_point("delete-killed")
-    destroy(c)
+    try:
+        status = c.status()
+        # The spec, not runc: a created container is not stopped, so it needs --force.
+        if status != "stopped" and not force:
+            raise PyruncError(f"cannot delete container {cid} that is not stopped: {status}")
+        _crash_point("delete-locked")
+        # Also when "stopped" because its create died: its init may still wait.
+        if c.pid and c.init_alive():
+            _signal_init(c, 9)
+        _signal_cgroup(c, 9)
+        _wait_gone(c)
+        _crash_point("delete-killed")
+        destroy(c)
+    finally:
+        c.unlock()  # (API callers live on: never keep the lock after an error)
 
 
 def destroy(c: Container) -> None:

@@ -156,6 +156,9 @@ class Container:
         self.lock()
         return self._lock_fd
 
+    def __del__(self) -> None:
+        self.unlock()  # a safety net for API callers; commands unlock explicitly
+
     def unlock(self) -> None:
         if self._lock_fd is not None:
             os.close(self._lock_fd)

@@ -11,11 +11,38 @@ import sys
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Test the installed pyrunc (with its compiled shim and pyrunc-init), not the
+# source tree that `python -m pytest` puts first on sys.path.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != REPO]
 sys.path.insert(0, os.path.join(REPO, "tests"))
 
 from helpers import Runtime, Snapshot, reap_children  # noqa: E402
 
 BUSYBOX = "/bin/busybox"
+
+
+def pytest_sessionstart(session) -> None:
+    """Refuse to test a stale install: the package must match the tree."""
+    import pyrunc
+
+    installed = os.path.dirname(pyrunc.__file__)
+    if os.path.abspath(installed) == os.path.join(REPO, "pyrunc"):
+        return
+    stale = []
+    for name in sorted(os.listdir(os.path.join(REPO, "pyrunc"))):
+        if name.endswith(".py"):
+            with open(os.path.join(REPO, "pyrunc", name), "rb") as a:
+                mine = a.read()
+            try:
+                with open(os.path.join(installed, name), "rb") as b:
+                    same = b.read() == mine
+            except OSError:
+                same = False
+            if not same:
+                stale.append(name)
+    if stale:
+        pytest.exit(f"the installed pyrunc ({installed}) differs from the tree in "
+                    f"{', '.join(stale)}: run ./install.sh first", returncode=3)
 
 
 @pytest.fixture(scope="session", autouse=True)

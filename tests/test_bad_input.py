@@ -268,7 +268,7 @@ def test_duplicate_id(runtime, bundle):
     after = runtime.state("ct-dup")
     assert after == before
     assert after["status"] == "created"
-    assert os.path.exists(os.path.join(runtime.root, "ct-dup", "exec.fifo"))
+    assert os.path.exists(os.path.join(runtime.root, "ct-dup", "exec.sock"))
     assert os.listdir(runtime.root) == ["ct-dup"]
     # and the first container still works
     runtime("start", "ct-dup", check=True)

@@ -155,7 +155,7 @@ def test_all_schema_errors(bundle):
     (lambda c: c["linux"]["namespaces"].append({"type": "pid"}), "$.linux.namespaces[5].type"),
     (lambda c: _ns(c, "pid"), "$.hostname"),
     (lambda c: c["linux"]["namespaces"].pop(4), "$.linux.namespaces"),  # no mount ns (plan)
-    (lambda c: c["mounts"][1]["options"].append("rnosuid"), "$.mounts[1].options[4]"),
+    (lambda c: c["mounts"][1]["options"].append("size=1,mode=7"), "$.mounts[1].options[4]"),
     (lambda c: c["linux"].update(devices=[{"path": "/tmp/x", "type": "c", "major": 1,
                                            "minor": 3}]), "$.linux.devices[0].path"),
 ])

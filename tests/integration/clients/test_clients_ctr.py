@@ -292,7 +292,10 @@ def test_delete_force_paused(ctr, new_id):
 def test_shim_deletes_created_task(ctr, images, new_id):
     """containerd's shim deletes a task that was created but never started
     (pkg/process: createdState.Delete, e.g. when `ctr run`'s Start fails) with
-    `delete <id>`, no --force: runc kills the waiting init and deletes it."""
+    `delete <id>`, no --force: runc kills the waiting init and deletes it.
+    pyrunc follows the runtime-spec there (runtime.md, delete: a container that
+    is not stopped MUST NOT be deleted): the plain delete is refused and the
+    shim's clean-up, `delete --force`, removes it."""
     import json
     import tarfile
 
@@ -315,6 +318,10 @@ def test_shim_deletes_created_task(ctr, images, new_id):
         pid = int(f.read())
     try:
         r = cl.run([*shim, "delete", cid], cwd=bundle)
+        if ctr.rt.name == "pyrunc":
+            assert r.rc == 1 and "not stopped: created" in r.err, r
+            assert os.path.exists(f"/proc/{pid}/exe")  # untouched, as the spec says
+            r = cl.run([*shim, "delete", "--force", cid], cwd=bundle)
         assert r.rc == 0, r
         cl.wait_for(lambda: not os.path.exists(f"/proc/{pid}/exe"), what="the created init gone")
         assert not os.path.exists(os.path.join(ctr.runtime_root(), cid))
