@@ -381,6 +381,48 @@ static void write_sysctl(const char *key, const char *value)
 	close(fd);
 }
 
+/* pivot_root refuses a new root whose parent mount is shared: make the
+ * mount holding the rootfs (or the rootfs itself, when it is a mount point,
+ * e.g. an overlay) private, in our mount namespace only. */
+static void make_parent_mount_private(const char *dir)
+{
+	char real[PATH_MAX], best[PATH_MAX] = "", line[8192];
+	int best_shared = 0;
+	if (!realpath(dir, real))
+		return;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		fail_errno(errno, "reading /proc/self/mountinfo");
+	while (fgets(line, sizeof(line), f)) {
+		char mp[PATH_MAX];
+		/* fields: id parent major:minor root mountpoint options [optional...] - */
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
+			continue;
+		/* unescape \040 and friends (octal) in place */
+		char *w = mp;
+		for (char *s = mp; *s; s++) {
+			if (s[0] == '\\' && s[1] >= '0' && s[1] <= '7' && s[2] && s[3]) {
+				*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+				s += 3;
+			} else {
+				*w++ = *s;
+			}
+		}
+		*w = '\0';
+		size_t n = strlen(mp);
+		int under = strcmp(mp, "/") == 0 ||
+			    (strncmp(real, mp, n) == 0 && (real[n] == '/' || real[n] == '\0'));
+		if (under && n >= strlen(best)) {
+			snprintf(best, sizeof(best), "%s", mp);
+			char *dash = strstr(line, " - ");
+			best_shared = dash && memmem(line, (size_t)(dash - line), " shared:", 8);
+		}
+	}
+	fclose(f);
+	if (best_shared && mount(NULL, best, NULL, MS_PRIVATE, NULL) < 0)
+		fail_errno(errno, "making %s private for pivot_root", best);
+}
+
 void setup_rootfs(const struct plan *p)
 {
 	unsigned long root_propagation = 0;
@@ -393,8 +435,13 @@ void setup_rootfs(const struct plan *p)
 	}
 	if (!rootfs)
 		fail("plan: no rootfs");
-	if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
-		fail_errno(errno, "making / a recursive slave");
+	/* As runc: rootfsPropagation, else a recursive slave of the host. With
+	 * "shared", binds of shared host mounts stay peers of the host's (a
+	 * volume's bidirectional propagation). */
+	unsigned long prep = root_propagation ? root_propagation : MS_SLAVE | MS_REC;
+	if (mount(NULL, "/", NULL, prep, NULL) < 0)
+		fail_errno(errno, "setting the propagation of / (rootfsPropagation)");
+	make_parent_mount_private(rootfs);
 	if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
 		fail_errno(errno, "bind mounting the rootfs %s", rootfs);
 	root_fd = open(rootfs, O_DIRECTORY | O_PATH | O_CLOEXEC);
