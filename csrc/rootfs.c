@@ -383,7 +383,7 @@ static void write_sysctl(const char *key, const char *value)
 
 /* pivot_root refuses a new root whose parent mount is shared: make the
  * mount holding the rootfs (or the rootfs itself, when it is a mount point,
- * e.g. an overlay) private, in our mount namespace only. */
+ * e.g. an overlay) a slave, in our mount namespace only. */
 static void make_parent_mount_private(const char *dir)
 {
 	char real[PATH_MAX], best[PATH_MAX] = "", line[8192];
@@ -419,8 +419,9 @@ static void make_parent_mount_private(const char *dir)
 		}
 	}
 	fclose(f);
-	if (best_shared && mount(NULL, best, NULL, MS_PRIVATE, NULL) < 0)
-		fail_errno(errno, "making %s private for pivot_root", best);
+	/* A slave, not private (runc): not shared, yet host mounts still reach it. */
+	if (best_shared && mount(NULL, best, NULL, MS_SLAVE, NULL) < 0)
+		fail_errno(errno, "making %s a slave for pivot_root", best);
 }
 
 void setup_rootfs(const struct plan *p)
