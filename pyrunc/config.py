@@ -16,23 +16,6 @@ RLIMITS = {
 }
 
 
-def parse_json(text: str) -> object:
-    """fastjson.loads, with a ValueError for every syntax error.
-
-    The C scanner of _json reports most syntax errors (an unterminated string
-    or object, a missing comma or colon, a control character) by raising
-    json.decoder.JSONDecodeError, which it looks up in sys.modules and does not
-    import: without json.decoder loaded it raises SystemError instead. Only on
-    that error path is json.decoder imported, and the text parsed again for
-    the proper message."""
-    try:
-        return fastjson.loads(text)
-    except SystemError:
-        import json.decoder  # noqa: F401  (lets the scanner raise JSONDecodeError)
-
-        return fastjson.loads(text)
-
-
 def read_json(path: str, source: str) -> dict:
     """Read a JSON object from a file, with one-line errors."""
     try:
@@ -45,7 +28,7 @@ def read_json(path: str, source: str) -> dict:
     except OSError as e:
         raise PyruncError(f"{source}: cannot read {path}: {e.strerror}") from None
     try:
-        doc = parse_json(raw.decode("utf-8"))
+        doc = fastjson.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise PyruncError(f"{source}: not UTF-8 text") from None
     except ValueError as e:

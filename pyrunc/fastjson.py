@@ -32,14 +32,29 @@ def _line_col(text: str, pos: int) -> str:
 
 
 def loads(text: str) -> object:
-    """Parse one JSON document."""
+    """Parse one JSON document; every syntax error is a JSONError (ValueError).
+
+    The C scanner reports most syntax errors (an unterminated string or
+    object, a missing comma, a control character) by raising
+    json.decoder.JSONDecodeError, which it looks up in sys.modules and does
+    not import: without json.decoder loaded that becomes a SystemError. Only
+    on that error path is json.decoder imported and the text parsed again."""
+    try:
+        return _loads(text)
+    except SystemError:
+        import json.decoder  # noqa: F401  (lets the scanner raise JSONDecodeError)
+
+        return _loads(text)
+
+
+def _loads(text: str) -> object:
     idx = len(text) - len(text.lstrip(_WS))
     try:
         obj, end = _scan(text, idx)
     except StopIteration as e:
         raise JSONError(f"invalid JSON at {_line_col(text, e.value)}") from None
     except ValueError as e:  # JSONDecodeError from inside the scanner
-        msg = str(e).split(":")[0]
+        msg = getattr(e, "msg", None) or str(e).split(":")[0]
         pos = getattr(e, "pos", idx)
         raise JSONError(f"invalid JSON at {_line_col(text, pos)}: {msg}") from None
     rest = len(text) - len(text.rstrip(_WS))

@@ -87,9 +87,7 @@ class Container:
             raise NotFound(cid) from None
         try:
             data = fastjson.loads(raw.decode())
-        except (ValueError, SystemError):
-            # SystemError: _json's scanner on most syntax errors when json.decoder
-            # is not imported (see config.parse_json); a truncated file is one.
+        except ValueError:  # truncated or damaged
             data = None
         if not isinstance(data, dict):
             data = {"id": cid, "status": "creating", "pid": 0, "corrupt": True}

@@ -159,7 +159,7 @@ def test_v1_writes(tmp_path):
     assert read(net, "net_cls.classid") == "1048577"
     assert read(net, "net_prio.ifpriomap") == "lo 3"
     # the last write of each file: devices.deny got "a" first, then the rules
-    assert read(dev, "devices.allow") == "c 5:2 rwm"
+    assert read(dev, "devices.allow") == "c 10:200 rwm"
 
 
 def test_device_rules_and_bpf_reduction():
