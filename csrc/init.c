@@ -12,6 +12,7 @@
  * connect to its listening socket (exec.sock). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/keyctl.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -263,6 +264,15 @@ static void container_main(const struct plan *p, int fifo_fd)
 		if (setresgid(0, 0, 0) == 0)
 			setresuid(0, 0, 0);
 	}
+	for (size_t i = 0; i < p->nrec; i++)
+		if (p->rec[i].type == R_KEYRING) {
+			/* As runc: a session keyring of its own, not the caller's. */
+			struct cursor c = cursor_of(&p->rec[i]);
+			const char *name = cur_str(&c);
+			if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name) < 0 &&
+			    errno != ENOSYS)
+				fail_errno(errno, "joining a new session keyring %s", name);
+		}
 	if (plan_has(p, R_DEBUG))
 		debug_enter(p);
 	else if (!plan_has(p, R_EXEC))

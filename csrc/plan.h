@@ -45,6 +45,7 @@ enum plan_record {
 	/* linux.seccomp (csrc/seccomp.c, pyrunc/seccomp.py): */
 	R_TRACE = 60,         /* - : report each setup step (MSG_TRACE) */
 	R_DEBUG = 90,         /* u32 rw, str tools root ("": the host's), str mnt ns, str user ns */
+	R_KEYRING = 62,       /* str name: join a new session keyring (not with --no-new-keyring) */
 	R_MOUNT_ATTR = 61,    /* u64 attr_set, u64 attr_clr, str dst, str where: mount_setattr */
 	R_SECCOMP_DEFAULT = 53, /* u32 libseccomp default action, u32 options (1: -ENOSYS stub) */
 	R_SECCOMP_ARCH = 54,  /* str libseccomp architecture name */

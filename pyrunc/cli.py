@@ -255,14 +255,27 @@ def cmd_start(root: str, flags: dict, pos: list[str]) -> int:
     return 0
 
 
+def _listen_fds() -> int:
+    """Socket activation of pyrunc itself (sd_listen_fds): LISTEN_FDS fds from 3,
+    when LISTEN_PID is ours. They reach the container, as runc passes them."""
+    n = os.environ.get("LISTEN_FDS", "")
+    pid = os.environ.get("LISTEN_PID", "")
+    if not n.isdigit() or (pid and pid != str(os.getpid())):
+        return 0
+    return int(n)
+
+
 def _create_args(flags: dict) -> dict:
-    if flags.get("pidfd-socket"):
-        raise PyruncError("--pidfd-socket is not supported yet")
+    listen = _listen_fds()
+    preserve = _preserve_fds(flags.get("preserve-fds") or (str(listen) if listen else None))
     return {
         "pid_file": flags.get("pid-file"),
         "console_socket": flags.get("console-socket"),
+        "pidfd_socket": flags.get("pidfd-socket"),
         "no_pivot": bool(flags.get("no-pivot")),
-        "preserve_fds": _preserve_fds(flags.get("preserve-fds")),
+        "no_new_keyring": bool(flags.get("no-new-keyring")),
+        "preserve_fds": max(preserve, listen),
+        "listen_fds": listen,
     }
 
 
@@ -326,10 +339,9 @@ def cmd_exec(root: str, flags: dict, pos: list[str]) -> int:
 
     try:
         process = exec_process_spec(root, pos[0], flags, pos[1:])
-        if flags.get("pidfd-socket"):
-            raise PyruncError("--pidfd-socket is not supported yet")
         return exec_process(root, pos[0], process, detach=bool(flags.get("detach")),
                             pid_file=flags.get("pid-file"),
+                            pidfd_socket=flags.get("pidfd-socket"),
                             console_socket=flags.get("console-socket"),
                             preserve_fds=_preserve_fds(flags.get("preserve-fds")),
                             ignore_paused=bool(flags.get("ignore-paused")))

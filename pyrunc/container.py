@@ -20,7 +20,9 @@ def _warn(msg: str) -> None:
 
 def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
            console_socket: str | None = None, no_pivot: bool = False,
-           preserve_fds: int = 0, _own_console: list | None = None) -> Container:
+           preserve_fds: int = 0, no_new_keyring: bool = False,
+           pidfd_socket: str | None = None, listen_fds: int = 0,
+           _own_console: list | None = None) -> Container:
     """Create a container: everything set up, the user process not yet run.
 
     `_own_console` (used by `run`) receives our end of a console socket pair
@@ -32,6 +34,9 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
     state.validate_id(cid)
     config, bundle, rootfs = load_bundle(bundle)
     trace.step("pyrunc: config.json loaded and validated")
+    if listen_fds:  # socket activation passed on, as runc: the fds are 3..
+        process = config["process"]
+        process["env"] = [*process.get("env", []), f"LISTEN_FDS={listen_fds}", "LISTEN_PID=1"]
     terminal = bool(config["process"].get("terminal"))
     if terminal and not console_socket and _own_console is None:
         raise PyruncError("cannot allocate a tty without --console-socket when detached "
@@ -59,10 +64,14 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
         plan_bytes, facts = plan.build_create(config, bundle, rootfs, no_pivot=no_pivot,
                                               preserve_fds=preserve_fds,
                                               cgroup_mounts=cgroup_mounts,
-                                              console_fd=console_fd, cid=cid)
+                                              console_fd=console_fd, cid=cid,
+                                              new_keyring=not no_new_keyring)
         trace.step("pyrunc: plan written")
-        return _create(root, cid, config, bundle, rootfs, paths, plan_bytes, facts,
-                       pid_file=pid_file, preserve_fds=preserve_fds, console_fd=console_fd)
+        c = _create(root, cid, config, bundle, rootfs, paths, plan_bytes, facts,
+                    pid_file=pid_file, preserve_fds=preserve_fds, console_fd=console_fd)
+        if pidfd_socket:
+            send_pidfd(pidfd_socket, c.pid)
+        return c
     finally:
         if console_fd >= 0:
             os.close(console_fd)
@@ -171,6 +180,25 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
         raise
     c.unlock()
     return c
+
+
+def send_pidfd(path: str, pid: int) -> None:
+    """--pidfd-socket: a pidfd of the process, sent over the unix socket at
+    `path` (one message, one SCM_RIGHTS fd, as runc)."""
+    import _socket
+    import array
+
+    pidfd = os.pidfd_open(pid)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    try:
+        sock.connect(path)
+        sock.sendmsg([b"pidfd"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
+                                   array.array("i", [pidfd]).tobytes())])
+    except OSError as e:
+        raise PyruncError(f"--pidfd-socket {path}: {e.strerror}") from None
+    finally:
+        sock.close()
+        os.close(pidfd)
 
 
 def _start_socket_path(c: Container) -> str:
@@ -479,7 +507,8 @@ class ExecError(PyruncError):
 
 
 def exec_process(root: str, cid: str, process: dict, *, detach: bool = False,
-                 pid_file: str | None = None, console_socket: str | None = None,
+                 pid_file: str | None = None, pidfd_socket: str | None = None,
+                 console_socket: str | None = None,
                  preserve_fds: int = 0, ignore_paused: bool = False) -> int:
     """Run a new process in a running container (joining all its namespaces and
     its cgroup). In the foreground, return its exit status."""
@@ -542,6 +571,8 @@ def exec_process(root: str, cid: str, process: dict, *, detach: bool = False,
             os.close(console_fd)
     if pid_file:
         _write_pid_file(pid_file, pid)
+    if pidfd_socket:
+        send_pidfd(pidfd_socket, pid)
     if detach:
         return 0
     if master >= 0:

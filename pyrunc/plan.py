@@ -62,6 +62,7 @@ R_HOOK_CREATE_CONTAINER = 51
 R_HOOK_START_CONTAINER = 52
 R_TRACE = 60
 R_MOUNT_ATTR = 61
+R_KEYRING = 62
 R_DEBUG = 90
 R_SECCOMP_DEFAULT = 53
 R_SECCOMP_ARCH = 54
@@ -185,9 +186,12 @@ def with_home(env: list[str], rootfs: str, uid: int) -> list[str]:
 
 def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = False,
                  preserve_fds: int = 0, cgroup_mounts=None,
-                 console_fd: int = -1, cid: str = "") -> tuple[bytes, dict]:
+                 console_fd: int = -1, cid: str = "",
+                 new_keyring: bool = True) -> tuple[bytes, dict]:
     """The plan for `create`; also returns facts the parent needs (namespaces)."""
     plan = Plan()
+    if new_keyring:
+        plan.add(R_KEYRING, _cstr(f"_ses.{cid}", "id"))
     linux = config.get("linux", {})
     namespaces = {ns["type"]: ns for ns in linux.get("namespaces", [])}
     if "mount" not in namespaces or "path" in namespaces["mount"]:

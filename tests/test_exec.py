@@ -218,3 +218,90 @@ def test_signal_forwarding(runtime, bundle):
     proc.send_signal(10)
     assert proc.wait(timeout=20) == 9
     assert proc.stdout.read() == b"got-usr1\n"
+
+
+def _pidfd_server(path: str) -> dict:
+    import array
+    import socket
+    import threading
+
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(4)
+    got: dict = {"fds": []}
+
+    def accept() -> None:
+        for _ in range(2):
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                fds = array.array("i")
+                _, anc, _, _ = conn.recvmsg(64, socket.CMSG_SPACE(4))
+                for level, kind, data in anc:
+                    if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                        fds.frombytes(data)
+                got["fds"].extend(fds)
+
+    got["thread"] = threading.Thread(target=accept, daemon=True)
+    got["thread"].start()
+    got["server"] = server
+    return got
+
+
+def test_pidfd_socket_for_create_and_exec(runtime, bundle, tmp_path):
+    import signal
+
+    got = _pidfd_server(str(tmp_path / "pidfd.sock"))
+    try:
+        bundle.set_args(*SLEEPER)
+        runtime("run", "-d", "--pidfd-socket", str(tmp_path / "pidfd.sock"), "-b", str(bundle),
+                "ct-pidfd", check=True)
+        runtime("exec", "-d", "--pidfd-socket", str(tmp_path / "pidfd.sock"), "ct-pidfd",
+                "sleep", "100", check=True)
+        got["thread"].join(10)
+        assert len(got["fds"]) == 2
+        for fd in got["fds"]:
+            assert os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:[pidfd]"
+            signal.pidfd_send_signal(fd, 0)  # a live process
+        # the first is the container's init
+        with open(f"/proc/self/fdinfo/{got['fds'][0]}") as f:
+            pid = int(next(line for line in f if line.startswith("Pid:")).split()[1])
+        assert pid == running_pid(runtime, "ct-pidfd")
+    finally:
+        got["server"].close()
+        for fd in got["fds"]:
+            os.close(fd)
+
+
+def running_pid(runtime, cid: str) -> int:
+    return runtime.state(cid)["pid"]
+
+
+def test_socket_activation_fds(runtime, bundle, tmp_path):
+    """LISTEN_FDS in pyrunc's environment: the fds reach the container from 3,
+    with LISTEN_FDS and LISTEN_PID=1 (the container's init) set, as runc does."""
+    r1, w1 = os.pipe()
+    r2, w2 = os.pipe()
+    for fd in (r1, w1, r2, w2):
+        os.set_inheritable(fd, True)
+    bundle.set_args("sh", "-c", "echo $LISTEN_FDS $LISTEN_PID; "
+                    "for i in 3 4 5; do [ -e /proc/$$/fd/$i ] && echo fd$i; done; true")
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "LISTEN_PID"}
+    env["LISTEN_FDS"] = "2"
+    # the caller's fds 3 and 4 are what it hands over
+    import sys
+
+    handover = (f"import os; os.dup2({r1}, 3); os.dup2({r2}, 4); "
+                f"os.execv({runtime.cmd[0]!r}, [{runtime.cmd[0]!r}, '--root', "
+                f"{runtime.root!r}, 'run', '-b', {str(bundle)!r}, 'ct-listen'])")
+    p = subprocess.run([sys.executable, "-c", handover], env=env, pass_fds=(r1, r2),
+                       capture_output=True, text=True, timeout=60)
+    runtime.ids.add("ct-listen")
+    for fd in (r1, w1, r2, w2):
+        os.close(fd)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["2", "1", "fd3", "fd4"]

@@ -109,3 +109,13 @@ def test_cwd_not_a_directory_fails(runtime, bundle):
 def test_program_found_in_path(runtime, bundle):
     bundle.config["process"]["env"] = ["PATH=/nothere:/bin"]
     assert runtime.run_output(bundle, "echo", "found") == "found\n"
+
+
+def test_session_keyring(runtime, bundle):
+    """As runc: each container joins a session keyring of its own, named after
+    its id; --no-new-keyring keeps the caller's."""
+    bundle.config["linux"]["maskedPaths"].remove("/proc/keys")
+    out = runtime.run_output(bundle, "cat", "/proc/keys", cid="ct-keyring")
+    assert "_ses.ct-keyring" in out
+    p = runtime("run", "--no-new-keyring", "-b", str(bundle), "ct-nokeyring")
+    assert p.returncode == 0 and "_ses.ct-nokeyring" not in p.out
