@@ -358,7 +358,7 @@ def test_default_device_rules(docker, rt):
     and `b *:* m` (mknod of any node; using it still needs its own rule) and
     `c 10:200 rwm` (/dev/net/tun: VPN images mknod it themselves with
     --cap-add NET_ADMIN and no --device). pyrunc appends the tun rule but, by
-    design (tests/test_security.py: device rules default to deny), not the
+    design (tests/security/: device rules default to deny), not the
     mknod-anything rules: an unlisted block node cannot even be made."""
     r = docker.run("sh", "-c", "mknod /tmp/zero c 1 5 && head -c 3 /tmp/zero | wc -c && "
                    "mkdir -p /dev/net && mknod /dev/net/tun c 10 200 && "
