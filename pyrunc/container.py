@@ -44,6 +44,11 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
     linux = config.get("linux", {})
     paths = cgroups.container_paths(linux.get("cgroupsPath"), cid)
     hierarchies = {h.name or "unified": h for h in cgroups.hierarchies()}
+    if "NOTIFY_SOCKET" in os.environ:
+        from . import notify
+
+        if notify.host_socket():
+            notify.setup_spec(config, os.path.join(root, cid))
 
     def cgroup_mounts(dest: str, flags: int, where: str) -> list[bytes]:
         sources = [(hierarchies[n].dirname, p) for n, p in paths.items()]
@@ -109,6 +114,11 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
             c.data["linux_attrs"] = attrs
         c.save()
         _crash_point("state-saved")
+        if any(m.get("destination") == "/run/notify" for m in config.get("mounts", [])) \
+                and os.environ.get("NOTIFY_SOCKET"):
+            from . import notify
+
+            notify.make_dir(c.dir)
         made = cgroups.create(paths)
         c.data["cgroup_made"] = made
         resources.setup(paths, made, linux)  # limits before the init joins
@@ -281,6 +291,11 @@ def _start_locked(c: Container) -> None:
         raise PyruncError("cannot start a container that has stopped")
     import _socket
 
+    notify_sock = None
+    if os.environ.get("NOTIFY_SOCKET"):
+        from . import notify
+
+        notify_sock = notify.bind(c.lock_fd())
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     try:
         sock.connect(_start_socket_path(c))
@@ -301,12 +316,18 @@ def _start_locked(c: Container) -> None:
     os.unlink(os.path.join(c.dir, START_SOCKET))
     reply = b"".join(chunks)
     if reply:
+        if notify_sock is not None:
+            notify_sock.close()
         c.data["status"] = "stopped"
         c.save()
         msg = reply[1:].decode(errors="replace") if reply[:1] == b"E" else "start failed"
         raise PyruncError(msg)
     c.data["status"] = "running"
     c.save()
+    if notify_sock is not None:
+        from . import notify
+
+        notify.forward_until_ready(notify_sock, os.environ["NOTIFY_SOCKET"], c.pid)
 
 
 def get_state(root: str, cid: str) -> dict:

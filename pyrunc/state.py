@@ -165,7 +165,13 @@ class Container:
     def remove(self) -> None:
         """Remove the container's directory."""
         for name in os.listdir(self.dir):
-            os.unlink(os.path.join(self.dir, name))
+            path = os.path.join(self.dir, name)
+            if os.path.isdir(path) and not os.path.islink(path):  # notify/
+                for inner in os.listdir(path):
+                    os.unlink(os.path.join(path, inner))
+                os.rmdir(path)
+            else:
+                os.unlink(path)
         os.rmdir(self.dir)
         self.unlock()
 
