@@ -179,3 +179,28 @@ def remove(made: list[str], timeout: float = 5.0) -> None:
                 if e.errno in (16, 39):  # still busy, or has children not ours
                     break
                 raise PyruncError(f"removing cgroup {d}: {e.strerror}") from None
+
+
+def sub_paths(paths: dict[str, str], specs: list[str]) -> dict[str, str]:
+    """exec --cgroup: `PATH` (every hierarchy) or `CTRL[,CTRL]:PATH`, a
+    sub-cgroup of the container's, which must exist (as runc)."""
+    out = dict(paths)
+    for spec in specs:
+        ctrls, sep, sub = spec.rpartition(":")
+        parts = [p for p in sub.split("/") if p]
+        if not parts or any(p in (".", "..") for p in parts):
+            raise PyruncError(f"--cgroup \"{spec}\": want a relative sub-cgroup path")
+        wanted = set(ctrls.split(",")) if sep else None
+        matched = False
+        for name, path in paths.items():
+            names = set(name.split(",")) | ({"unified", ""} if name == "unified" else set())
+            if wanted is not None and not wanted & names:
+                continue
+            target = os.path.join(path, *parts)
+            if not os.path.isdir(target):
+                raise PyruncError(f"--cgroup \"{spec}\": {target} does not exist")
+            out[name] = target
+            matched = True
+        if not matched:
+            raise PyruncError(f"--cgroup \"{spec}\": no such controller in the container")
+    return out

@@ -344,7 +344,8 @@ def cmd_exec(root: str, flags: dict, pos: list[str]) -> int:
                             pidfd_socket=flags.get("pidfd-socket"),
                             console_socket=flags.get("console-socket"),
                             preserve_fds=_preserve_fds(flags.get("preserve-fds")),
-                            ignore_paused=bool(flags.get("ignore-paused")))
+                            ignore_paused=bool(flags.get("ignore-paused")),
+                            sub_cgroups=flags.get("cgroup"))
     except PyruncError as e:  # runc exits 255 when exec fails
         msg = str(e)
         _fail(msg if msg.startswith("exec failed") else f"exec failed: {msg}")

@@ -530,9 +530,10 @@ class ExecError(PyruncError):
 def exec_process(root: str, cid: str, process: dict, *, detach: bool = False,
                  pid_file: str | None = None, pidfd_socket: str | None = None,
                  console_socket: str | None = None,
-                 preserve_fds: int = 0, ignore_paused: bool = False) -> int:
+                 preserve_fds: int = 0, ignore_paused: bool = False,
+                 sub_cgroups: list[str] | None = None) -> int:
     """Run a new process in a running container (joining all its namespaces and
-    its cgroup). In the foreground, return its exit status."""
+    its cgroup, or sub-cgroups of it). In the foreground, return its exit status."""
     from . import plan
     from .spawn import Init, above, connect_console
 
@@ -572,7 +573,8 @@ def exec_process(root: str, cid: str, process: dict, *, detach: bool = False,
 
         initial_affinity(init.stage1, process.get(
             "execCPUAffinity", c.data.get("process", {}).get("execCPUAffinity")))
-        cgroups.join(c.data.get("cgroup", {}), init.stage1)
+        cgroups.join(cgroups.sub_paths(c.data.get("cgroup", {}), sub_cgroups or []),
+                     init.stage1)
         pid = init.go()
         init.maps_done()
         if ours is not None:

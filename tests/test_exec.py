@@ -305,3 +305,29 @@ def test_socket_activation_fds(runtime, bundle, tmp_path):
         os.close(fd)
     assert p.returncode == 0, p.stderr
     assert p.stdout.split() == ["2", "1", "fd3", "fd4"]
+
+
+def test_exec_into_a_sub_cgroup(running):
+    init = running.state("ct-x")["pid"]
+    with open(f"/proc/{init}/cgroup") as f:
+        pids_path = next(line.split(":", 2)[2].strip() for line in f if ":pids:" in line)
+    sub = os.path.join("/sys/fs/cgroup/pids", pids_path.lstrip("/"), "sub")
+    os.mkdir(sub)
+    try:
+        p = running("exec", "--cgroup", "pids:sub", "ct-x", "cat", "/proc/self/cgroup")
+        assert p.returncode == 0, p.err
+        lines = p.out.splitlines()
+        assert any(line.endswith(":pids:" + pids_path + "/sub") for line in lines), lines
+        assert any(line.endswith(":memory:" + pids_path.replace(pids_path, "")) or ":memory:" in
+                   line and not line.endswith("/sub") for line in lines)
+        p = running("exec", "--cgroup", "nothere", "ct-x", "true")
+        assert p.returncode == 255 and "does not exist" in p.err
+        p = running("exec", "--cgroup", "../escape", "ct-x", "true")
+        assert p.returncode == 255 and "relative" in p.err
+    finally:
+        for _ in range(100):
+            try:
+                os.rmdir(sub)
+                break
+            except OSError:
+                time.sleep(0.05)
