@@ -573,8 +573,12 @@ def exec_process(root: str, cid: str, process: dict, *, detach: bool = False,
 
         initial_affinity(init.stage1, process.get(
             "execCPUAffinity", c.data.get("process", {}).get("execCPUAffinity")))
-        cgroups.join(cgroups.sub_paths(c.data.get("cgroup", {}), sub_cgroups or []),
-                     init.stage1)
+        targets = cgroups.sub_paths(c.data.get("cgroup", {}), sub_cgroups or [])
+        # Into a paused container (--ignore-paused): the frozen cgroups last, or
+        # the setup itself would freeze half-way.
+        later = {n: p for n, p in targets.items() if status == "paused" and
+                 ("freezer" in n.split(",") or n == "unified")}
+        cgroups.join({n: p for n, p in targets.items() if n not in later}, init.stage1)
         pid = init.go()
         init.maps_done()
         if ours is not None:
@@ -582,6 +586,8 @@ def exec_process(root: str, cid: str, process: dict, *, detach: bool = False,
 
             master = receive_master(ours)
         init.wait_ready()
+        if later:
+            cgroups.join(later, pid)
     except PyruncError as e:
         if init is not None:
             init.kill()

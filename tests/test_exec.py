@@ -331,3 +331,14 @@ def test_exec_into_a_sub_cgroup(running):
                 break
             except OSError:
                 time.sleep(0.05)
+
+
+def test_exec_into_a_paused_container(running):
+    running("pause", "ct-x", check=True)
+    try:
+        p = running("exec", "ct-x", "true")
+        assert p.returncode == 255 and "paused" in p.err and "--ignore-paused" in p.err
+        # with --ignore-paused the process is made, in the frozen cgroup: detach
+        running("exec", "-d", "--ignore-paused", "ct-x", "true", check=True)
+    finally:
+        running("resume", "ct-x", check=True)
