@@ -14,6 +14,8 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -375,6 +377,11 @@ static void write_sysctl(const char *key, const char *value)
 	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		fail_errno(errno, "setting sysctl %s", key);
+	/* Only ever write into procfs: a mount over /proc/sys must not redirect
+	 * the write to another file (CVE-2025-52881). */
+	struct statfs sf;
+	if (fstatfs(fd, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC)
+		fail("setting sysctl %s: %s is not on procfs (a mount covers it)", key, path);
 	size_t len = strlen(value);
 	if (write(fd, value, len) != (ssize_t)len)
 		fail_errno(errno, "setting sysctl %s to %s", key, value);

@@ -96,6 +96,7 @@ def check(config: dict) -> None:
     for i, mount in enumerate(config.get("mounts", [])):
         if "destination" not in mount:
             raise ConfigError(f"$.mounts[{i}].destination", "missing")
+        check_proc_mount(mount, f"$.mounts[{i}]")
         if "\0" in mount["destination"]:
             raise ConfigError(f"$.mounts[{i}].destination", "contains a NUL byte")
         linux_attrs.check_mount_idmap(mount, f"$.mounts[{i}]")
@@ -107,6 +108,27 @@ def check(config: dict) -> None:
     for severity, path, message in sysctl_findings(config):
         if severity == "error":
             raise ConfigError(path, message)
+
+
+# Under /proc only these may be mounted over (what LXCFS emulates), as runc.
+PROC_MOUNTS_ALLOWED = ("/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat",
+                       "/proc/swaps", "/proc/uptime", "/proc/loadavg", "/proc/slabinfo",
+                       "/proc/net/dev", "/proc/sys/kernel/ns_last_pid")
+
+
+def check_proc_mount(mount: dict, where: str) -> None:
+    """Nothing may be mounted inside /proc (but a few emulated files), and
+    nothing but procfs at /proc itself by bind: the sysctl, mask and
+    oom_score_adj paths must stay procfs (CVE-2019-16884 and kin)."""
+    dest = os.path.normpath("/" + mount["destination"].lstrip("/"))
+    if dest == "/proc":
+        opts = mount.get("options", [])
+        if mount.get("type") == "bind" or "bind" in opts or "rbind" in opts:
+            raise ConfigError(f"{where}.destination", "only procfs may be bound at /proc")
+        return
+    if dest.startswith("/proc/") and dest not in PROC_MOUNTS_ALLOWED:
+        raise ConfigError(f"{where}.destination",
+                          f"\"{dest}\" cannot be mounted because it is inside /proc")
 
 
 MAX_HOOK_TIMEOUT = 2**31 - 1

@@ -175,9 +175,6 @@ def test_dev_console_is_the_pty(runtime, bundle, tmp_path):
 
 # -- CVE-2025-52881: sysctls through a bind mount of a host file -------------------
 
-@pytest.mark.xfail(strict=True, reason="pyrunc-init writes linux.sysctl by path under /proc/sys "
-                   "after the mounts: a bind of a host file there receives the value "
-                   "(O_NOFOLLOW does not stop a bind mount); needs a fix in csrc/rootfs.c")
 def test_sysctl_through_a_bound_host_file(runtime, bundle, host_dir):
     victim = os.path.join(host_dir, "domainname")
     with open(victim, "w") as f:
