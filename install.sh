@@ -5,12 +5,12 @@
 #   - a virtual environment at $PYRUNC_VENV (default /opt/pyrunc) with pyrunc
 #     and its dependencies; /usr/local/bin/pyrunc links to it.
 #   --test: also the test tools (pytest, hypothesis, ruff) and runc/crun to
-#   compare with.
+#   compare with; dbus-daemon and systemd for the systemd cgroup driver tests.
 set -eu
 cd "$(dirname "$0")"
 venv=${PYRUNC_VENV:-/opt/pyrunc}
 packages="gcc libc6-dev busybox-static libcap-dev libseccomp-dev python3 python3-venv python3-dev"
-[ "${1:-}" = --test ] && packages="$packages runc crun iproute2 util-linux procps containerd docker.io podman conmon"
+[ "${1:-}" = --test ] && packages="$packages runc crun iproute2 util-linux procps containerd docker.io podman conmon dbus-daemon systemd"
 missing=""
 for p in $packages; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

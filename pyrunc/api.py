@@ -33,8 +33,9 @@ __all__ = ["PyruncError", "Runtime"]
 class Runtime:
     """The containers under one state root (the CLI's --root)."""
 
-    def __init__(self, root: str = DEFAULT_ROOT) -> None:
+    def __init__(self, root: str = DEFAULT_ROOT, systemd_cgroup: bool = False) -> None:
         self.root = root
+        self.systemd_cgroup = systemd_cgroup  # cgroups as systemd scopes (--systemd-cgroup)
 
     def create(self, cid: str, bundle: str, *, pid_file: str | None = None,
                console_socket: str | None = None, no_pivot: bool = False,
@@ -42,7 +43,7 @@ class Runtime:
         """Create a container from a bundle; returns its state (status created)."""
         container.create(self.root, cid, bundle, pid_file=pid_file,
                          console_socket=console_socket, no_pivot=no_pivot,
-                         preserve_fds=preserve_fds)
+                         preserve_fds=preserve_fds, systemd_cgroup=self.systemd_cgroup)
         return self.state(cid)
 
     def start(self, cid: str) -> None:
@@ -51,7 +52,8 @@ class Runtime:
 
     def run(self, cid: str, bundle: str, *, detach: bool = False, keep: bool = False) -> int:
         """create + start; in the foreground, wait and return the exit status."""
-        return container.run(self.root, cid, bundle, detach=detach, keep=keep)
+        return container.run(self.root, cid, bundle, detach=detach, keep=keep,
+                             systemd_cgroup=self.systemd_cgroup)
 
     def state(self, cid: str) -> dict:
         """The runtime-spec state document."""

@@ -85,7 +85,7 @@ def container_paths(cgroups_path: str | None, cid: str) -> dict[str, str]:
     if ":" in inner and not inner.startswith("/"):
         raise PyruncError(
             f"cgroupsPath \"{inner}\" has the systemd form slice:prefix:name, "
-            "which needs --systemd-cgroup (not supported yet)")
+            "which needs --systemd-cgroup")
     parts = [p for p in inner.split("/") if p]
     if not parts or any(p in (".", "..") for p in parts):
         raise PyruncError(f"invalid cgroupsPath \"{inner}\"")
@@ -146,6 +146,17 @@ def join(paths: dict[str, str], pid: int) -> None:
                 f.write(str(pid))
         except OSError as e:
             raise PyruncError(f"joining cgroup {path}: {e.strerror}") from None
+
+
+def not_joined(paths: dict[str, str], pid: int) -> dict[str, str]:
+    """The hierarchies of `paths` whose directory does not hold `pid` yet."""
+    now = own_cgroups(str(pid))
+    out = {}
+    for name, path in paths.items():
+        cur = now.get("" if name == "unified" else name)
+        if cur is None or not (path.endswith(cur) if cur != "/" else False):
+            out[name] = path
+    return out
 
 
 def procs(paths: dict[str, str]) -> list[int]:

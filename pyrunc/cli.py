@@ -30,7 +30,7 @@ global options:
   --log-format FMT    text or json
   --debug             debug logging
   --trace             print a timeline of the setup steps (also PYRUNC_TRACE=FILE)
-  --systemd-cgroup    use the systemd cgroup driver (not supported yet)
+  --systemd-cgroup    make the cgroup a systemd scope (cgroupsPath slice:prefix:name)
   --version, -v       print the version
   --help, -h          show this help
 """
@@ -190,8 +190,6 @@ def _main(args: list[str]) -> int:
     if gflags.get("help") or not rest:
         sys.stdout.write(USAGE)
         return 0 if gflags.get("help") else 1
-    if gflags.get("systemd-cgroup"):
-        raise PyruncError("--systemd-cgroup: the systemd cgroup driver is not supported yet")
     root = gflags.get("root") or DEFAULT_ROOT
     cmd, cargs = rest[0], rest[1:]
     if cmd not in COMMANDS:
@@ -203,6 +201,7 @@ def _main(args: list[str]) -> int:
         return 0
     flags, pos = parse_flags(cargs, COMMANDS[cmd], cmd,
                              stop_at_positional=cmd in STOP_AT_POSITIONAL)
+    flags["systemd-cgroup"] = bool(gflags.get("systemd-cgroup"))
     want = ARGS[cmd]
     lo, hi = want if isinstance(want, tuple) else (want, want)
     if not lo <= len(pos) <= hi:
@@ -276,6 +275,7 @@ def _create_args(flags: dict) -> dict:
         "no_new_keyring": bool(flags.get("no-new-keyring")),
         "preserve_fds": max(preserve, listen),
         "listen_fds": listen,
+        "systemd_cgroup": flags["systemd-cgroup"],
     }
 
 

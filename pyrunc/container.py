@@ -22,11 +22,12 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
            console_socket: str | None = None, no_pivot: bool = False,
            preserve_fds: int = 0, no_new_keyring: bool = False,
            pidfd_socket: str | None = None, listen_fds: int = 0,
-           _own_console: list | None = None) -> Container:
+           systemd_cgroup: bool = False, _own_console: list | None = None) -> Container:
     """Create a container: everything set up, the user process not yet run.
 
     `_own_console` (used by `run`) receives our end of a console socket pair
-    when the process has a terminal and no console socket was given."""
+    when the process has a terminal and no console socket was given;
+    `systemd_cgroup` makes the cgroup a systemd scope (see systemd.py)."""
     from . import plan
     from .config import load_bundle
     from .spawn import connect_console
@@ -42,7 +43,13 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
         raise PyruncError("cannot allocate a tty without --console-socket when detached "
                           "($.process.terminal is true)")
     linux = config.get("linux", {})
-    paths = cgroups.container_paths(linux.get("cgroupsPath"), cid)
+    unit = None
+    if systemd_cgroup:
+        from . import systemd
+
+        *unit, paths = systemd.container_paths(linux.get("cgroupsPath"), cid)
+    else:
+        paths = cgroups.container_paths(linux.get("cgroupsPath"), cid)
     hierarchies = {h.name or "unified": h for h in cgroups.hierarchies()}
     if "NOTIFY_SOCKET" in os.environ:
         from . import notify
@@ -73,7 +80,8 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
                                               new_keyring=not no_new_keyring)
         trace.step("pyrunc: plan written")
         c = _create(root, cid, config, bundle, rootfs, paths, plan_bytes, facts,
-                    pid_file=pid_file, preserve_fds=preserve_fds, console_fd=console_fd)
+                    pid_file=pid_file, preserve_fds=preserve_fds, console_fd=console_fd,
+                    unit=unit)
         if pidfd_socket:
             send_pidfd(pidfd_socket, c.pid)
         return c
@@ -84,7 +92,7 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
 
 def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: dict,
             plan_bytes: bytes, facts: dict, *, pid_file: str | None, preserve_fds: int,
-            console_fd: int) -> Container:
+            console_fd: int, unit: list[str] | None = None) -> Container:
     from . import hooks
     from .spawn import Init, write_id_maps
 
@@ -92,6 +100,7 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
     c = Container.new(root, cid)
     init = None
     made: list[str] = []
+    unit_started = False
     hooks_started: list[bool] = []
     all_hooks = config.get("hooks", {})
     try:
@@ -107,6 +116,8 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
             "namespaces": sorted(facts["namespaces"]),
             "process": config["process"],
         }
+        if unit:
+            c.data["systemd_unit"] = unit[1]
         if "seccomp" in linux:  # exec'd processes get the same filter (as runc)
             c.data["seccomp"] = linux["seccomp"]
         attrs = {k: linux[k] for k in ("personality", "memoryPolicy") if k in linux}
@@ -119,11 +130,8 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
             from . import notify
 
             notify.make_dir(c.dir)
-        made = cgroups.create(paths)
-        c.data["cgroup_made"] = made
-        resources.setup(paths, made, linux)  # limits before the init joins
-        c.data["resources"] = linux.get("resources") or {}
-        c.save()
+        if not unit:
+            made = _make_cgroups(c, paths, linux)  # limits before the init joins
         _crash_point("cgroups-made")
         trace.step("pyrunc: state claimed, cgroups made")
         start_fd = _listen_for_start(c)
@@ -134,9 +142,25 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
             os.close(start_fd)
         _crash_point("init-spawned")
         trace.step("pyrunc: pyrunc-init spawned from a sealed memfd")
-        cgroups.join(paths, init.stage1)
+        if unit:
+            # a scope needs a process: systemd puts the waiting init in, with the
+            # limits it knows; the other files and hierarchies are ours, as usual
+            from . import systemd
+
+            res = linux.get("resources") or {}
+            pure_v2 = cgroups.mode(cgroups.hierarchies()) == "v2"
+            unit_started = True
+            systemd.start(unit[0], unit[1], init.stage1, cid,
+                          systemd.properties(res, pure_v2))
+            trace.step(f"pyrunc: systemd unit {unit[1]} started")
+            made = _make_cgroups(c, paths, linux)
+            cgroups.join(cgroups.not_joined(paths, init.stage1), init.stage1)
+        else:
+            cgroups.join(paths, init.stage1)
         _crash_point("cgroups-joined")
         pid = init.go()
+        if unit:
+            systemd.set_properties(unit[1], systemd.tasks_max(linux.get("resources") or {}))
         resources.apply_pids(paths, linux)
         c.data["pid"] = pid
         c.data["pid_start"] = state.proc_start_time(pid)
@@ -185,11 +209,33 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
             # a failed create hook: stop, destroy, then poststop (runtime.md steps 12-13)
             hooks.warn_hooks(all_hooks, "poststop", {**c.oci_state(), "status": "stopped"},
                              _warn)
+        if unit_started:
+            _stop_unit(unit[1])
         cgroups.remove(made)
         c.remove()
         raise
     c.unlock()
     return c
+
+
+def _make_cgroups(c: Container, paths: dict, linux: dict) -> list[str]:
+    """The container's cgroup directories that do not exist yet, with its limits."""
+    made = cgroups.create(paths)
+    c.data["cgroup_made"] = made
+    resources.setup(paths, made, linux)
+    c.data["resources"] = linux.get("resources") or {}
+    c.save()
+    return made
+
+
+def _stop_unit(unit: str) -> None:
+    """Stop a container's systemd unit; a failure is only a warning."""
+    from . import systemd
+
+    try:
+        systemd.stop(unit)
+    except PyruncError as e:
+        _warn(str(e))
 
 
 def send_pidfd(path: str, pid: int) -> None:
@@ -438,6 +484,8 @@ def destroy(c: Container) -> None:
 
         st = c.oci_state()
         warn_hooks(hooks, "poststop", st, _warn)
+    if c.data.get("systemd_unit"):
+        _stop_unit(c.data["systemd_unit"])
     cgroups.remove(c.data.get("cgroup_made", []))
     _crash_point("delete-cgroups-removed")
     c.remove()

@@ -18,7 +18,7 @@ def features() -> dict:
         "linux": {
             "namespaces": sorted(CLONE_FLAGS),
             "capabilities": list(CAPABILITIES[: last_cap() + 1]),
-            "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False,
+            "cgroup": {"v1": True, "v2": True, "systemd": True, "systemdUser": False,
                        "rdma": True},
             "seccomp": seccomp.features(),
             # Profiles and labels are accepted and, as runc does on a host

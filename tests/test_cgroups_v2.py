@@ -1,37 +1,12 @@
-"""cgroup v2: the host's cgroups are a v1 hybrid that must not be remounted,
-so the v2 tests (tests/vm_tier) run in one throw-away VM with pure cgroup v2,
-booted once by shared/vm/run-in-vm (../shared from the repository root)."""
+"""cgroup v2: the v2 tests (tests/vm_tier) run in one throw-away VM with pure
+cgroup v2, booted once by shared/vm/run-in-vm."""
 
 import os
-import subprocess
-import sys
 
 import pytest
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RUN_IN_VM = os.path.join(os.path.dirname(REPO), "shared", "vm", "run-in-vm")
+from vmtier import run_tier
 
 
 @pytest.mark.skipif(os.environ.get("RUN_IN_VM") == "1", reason="already inside the VM")
 def test_cgroup_v2_in_vm():
-    if not os.path.exists(RUN_IN_VM):
-        pytest.skip(f"{RUN_IN_VM} is absent: the cgroup v2 tests need its VM")
-    if os.geteuid() != 0:
-        pytest.skip("run-in-vm needs root")
-    env = {**os.environ, "RUN_IN_VM_TIMEOUT": os.environ.get("RUN_IN_VM_TIMEOUT", "1500")}
-    # The guest reads the host's files live: pyrunc's installed package is copied
-    # into the guest first, so that a reinstall on the host meanwhile cannot
-    # pull it from under the tests (PYTHONPATH puts the copy first).
-    script = ('set -e; pkg=$("$0" -I -c "import os, pyrunc; print(os.path.dirname('
-              'pyrunc.__file__))"); mkdir -p /tmp/pyrunc-snapshot; '
-              'cp -a "$pkg" /tmp/pyrunc-snapshot/; export PYTHONPATH=/tmp/pyrunc-snapshot; '
-              'exec "$0" -m pytest tests/vm_tier -q -p no:cacheprovider -rs')
-    cmd = ["bash", RUN_IN_VM, "--cgroup", "v2", "--", "sh", "-c", script, sys.executable]
-    p = subprocess.run(cmd, cwd=REPO, env=env, stdin=subprocess.DEVNULL,
-                       capture_output=True, timeout=1800)
-    out = p.stdout.decode(errors="replace")
-    err = p.stderr.decode(errors="replace")
-    summary = out.strip().splitlines()[-1] if out.strip() else ""
-    assert p.returncode == 0, f"exit {p.returncode}\n{out[-6000:]}\n{err[-3000:]}"
-    assert " passed" in summary and "failed" not in summary and "skipped" not in summary, \
-        f"{summary}\n{out[-6000:]}"
+    run_tier("vm_tier")

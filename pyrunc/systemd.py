@@ -1,0 +1,257 @@
+"""The systemd cgroup driver (--systemd-cgroup), as runc's: the container's
+cgroup is a transient scope unit `prefix-name.scope` in a slice, made by
+systemd over D-Bus with the init's pid in it and Delegate=yes. The limits
+systemd knows are passed as unit properties (so that systemd keeps them), and
+then written to the cgroup files as for the other drivers."""
+
+import os
+
+from .errors import PyruncError
+
+DEST = "org.freedesktop.systemd1"
+OBJ = "/org/freedesktop/systemd1"
+MANAGER = "org.freedesktop.systemd1.Manager"
+INFINITY = (1 << 64) - 1
+DEFAULT_SLICE = "system.slice"
+DEFAULT_PREFIX = "pyrunc"
+
+
+def running() -> bool:
+    """Is systemd the init system here (as sd_booted() decides)?"""
+    return os.path.isdir("/run/systemd/system")
+
+
+def parse_path(cgroups_path: str | None, cid: str) -> tuple[str, str]:
+    """cgroupsPath "slice:prefix:name" -> (slice, unit name). The default is
+    system.slice:pyrunc:<id>; an empty slice means system.slice; a name that
+    ends in .slice is itself the unit."""
+    text = cgroups_path or f"{DEFAULT_SLICE}:{DEFAULT_PREFIX}:{cid}"
+    parts = text.split(":")
+    if len(parts) != 3:
+        raise PyruncError(f"$.linux.cgroupsPath: expected the form \"slice:prefix:name\" for "
+                          f"systemd cgroups, got \"{text}\"")
+    slice_, prefix, name = parts
+    slice_ = slice_ or DEFAULT_SLICE
+    expand_slice(slice_)  # validates
+    if not name or "/" in name or "/" in prefix:
+        raise PyruncError(f"$.linux.cgroupsPath: invalid unit name in \"{text}\"")
+    if name.endswith(".slice"):
+        unit = name
+        expand_slice(unit)
+    else:
+        unit = f"{prefix}-{name}.scope" if prefix else f"{name}.scope"
+    return slice_, unit
+
+
+def expand_slice(slice_: str) -> str:
+    """"a-b-c.slice" -> "/a.slice/a-b.slice/a-b-c.slice" ("-.slice" is the root)."""
+    bad = PyruncError(f"$.linux.cgroupsPath: invalid slice name \"{slice_}\"")
+    if not slice_.endswith(".slice") or "/" in slice_:
+        raise bad
+    if slice_ == "-.slice":
+        return "/"
+    stem = slice_[:-len(".slice")]
+    if not stem or stem.startswith("-") or stem.endswith("-") or "--" in stem:
+        raise bad
+    path, prefix = "", ""
+    for part in stem.split("-"):
+        prefix = f"{prefix}-{part}" if prefix else part
+        path += f"/{prefix}.slice"
+    return path
+
+
+def container_paths(cgroups_path: str | None, cid: str) -> tuple[str, str, dict[str, str]]:
+    """(slice, unit, {hierarchy: directory}) of the container's unit."""
+    from .cgroups import hierarchies
+
+    slice_, unit = parse_path(cgroups_path, cid)
+    if not running():
+        raise PyruncError("--systemd-cgroup: systemd is not running on this host "
+                          "(no /run/systemd/system)")
+    base = expand_slice(slice_)
+    inner = os.path.join(base, unit) if not unit.endswith(".slice") else expand_slice(unit)
+    paths = {}
+    for h in hierarchies():
+        rel = os.path.relpath(inner, h.root) if h.root != "/" else inner.lstrip("/")
+        if rel.startswith(".."):
+            continue
+        paths[h.name or "unified"] = os.path.join(h.mountpoint, rel)
+    return slice_, unit, paths
+
+
+# -- unit properties ---------------------------------------------------------------
+
+def _cpus_mask(text: str) -> bytes:
+    """A cpu or node list ("0-2,4") as systemd's bitmask (ay, little end first)."""
+    bits: set[int] = set()
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        lo, _, hi = part.partition("-")
+        try:
+            bits.update(range(int(lo), int(hi or lo) + 1))
+        except ValueError:
+            raise PyruncError(f"invalid cpu list \"{text}\"") from None
+    if not bits:
+        return b""
+    mask = bytearray(max(bits) // 8 + 1)
+    for b in bits:
+        mask[b // 8] |= 1 << (b % 8)
+    return bytes(mask)
+
+
+def properties(resources: dict, v2: bool, full: dict | None = None) -> list[tuple]:
+    """The unit properties (name, (signature, value)) for a linux.resources
+    object, as runc passes them; `full` is the complete resources after an
+    update (quota and period go together)."""
+    from .resources import shares_to_weight
+
+    full = full or resources
+    props: list[tuple] = []
+    mem = resources.get("memory") or {}
+    limit = mem.get("limit")
+    if limit:
+        props.append(("MemoryMax" if v2 else "MemoryLimit",
+                      ("t", INFINITY if limit < 0 else limit)))
+    if v2 and mem.get("reservation"):
+        r = mem["reservation"]
+        props.append(("MemoryLow", ("t", INFINITY if r < 0 else r)))
+    if v2 and mem.get("swap"):
+        swap = mem["swap"]
+        lim = limit or (full.get("memory") or {}).get("limit") or 0
+        if swap < 0:
+            props.append(("MemorySwapMax", ("t", INFINITY)))
+        elif lim > 0 and swap >= lim:
+            props.append(("MemorySwapMax", ("t", swap - lim)))
+    cpu = resources.get("cpu") or {}
+    fcpu = full.get("cpu") or {}
+    if cpu.get("shares"):
+        if v2:
+            props.append(("CPUWeight", ("t", shares_to_weight(cpu["shares"]))))
+        else:
+            props.append(("CPUShares", ("t", cpu["shares"])))
+    if cpu.get("quota") or cpu.get("period"):
+        quota = cpu.get("quota") or fcpu.get("quota") or 0
+        period = cpu.get("period") or fcpu.get("period") or 0
+        per_sec = INFINITY
+        if quota > 0:
+            per_sec = quota * 1_000_000 // (period or 100_000)
+            if per_sec % 10_000:  # systemd keeps whole percents: round up
+                per_sec = (per_sec // 10_000 + 1) * 10_000
+        if period:
+            props.append(("CPUQuotaPeriodUSec", ("t", period)))
+        props.append(("CPUQuotaPerSecUSec", ("t", per_sec)))
+    if v2 and cpu.get("cpus"):
+        props.append(("AllowedCPUs", ("ay", _cpus_mask(str(cpu["cpus"])))))
+    if v2 and cpu.get("mems"):
+        props.append(("AllowedMemoryNodes", ("ay", _cpus_mask(str(cpu["mems"])))))
+    return props
+
+
+def tasks_max(resources: dict) -> list[tuple]:
+    """TasksMax, set once the container's process exists (0 only in the file)."""
+    limit = (resources.get("pids") or {}).get("limit")
+    if limit is None or limit == 0:
+        return []
+    return [("TasksMax", ("t", INFINITY if limit < 0 else limit))]
+
+
+# -- calls -------------------------------------------------------------------------
+
+def _connect():
+    from .dbus import Connection, DBusError
+
+    try:
+        return Connection()
+    except DBusError as e:
+        raise PyruncError(f"--systemd-cgroup: {e.message}") from None
+
+
+def _wait_job(conn, job: str, what: str) -> None:  # noqa: ANN001
+    msg = conn.wait_signal(lambda m: m.fields.get("member") == "JobRemoved"
+                           and len(m.body) == 4 and m.body[1] == job)
+    result = msg.body[3]
+    if result != "done":
+        raise PyruncError(f"{what}: systemd job {result}")
+
+
+def _match_jobs(conn) -> None:  # noqa: ANN001
+    conn.call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+              "AddMatch", "s", f"type='signal',sender='{DEST}',interface='{MANAGER}',"
+              "member='JobRemoved'")
+
+
+def start(slice_: str, unit: str, pid: int, cid: str, props: list[tuple]) -> None:
+    """Make the transient unit with `pid` in it and wait until it is running."""
+    from .dbus import DBusError
+
+    what = f"starting systemd unit {unit}"
+    all_props = [("Description", ("s", f"pyrunc container {cid}")),
+                 ("PIDs", ("au", [pid])), ("Delegate", ("b", True)),
+                 ("MemoryAccounting", ("b", True)), ("CPUAccounting", ("b", True)),
+                 ("IOAccounting", ("b", True)), ("TasksAccounting", ("b", True)),
+                 ("DefaultDependencies", ("b", False)), *props]
+    if unit.endswith(".scope"):
+        all_props.insert(0, ("Slice", ("s", slice_)))
+    conn = _connect()
+    try:
+        _match_jobs(conn)
+        for attempt in (1, 2):
+            try:
+                job = conn.call(DEST, OBJ, MANAGER, "StartTransientUnit", "ssa(sv)a(sa(sv))",
+                                unit, "replace", all_props, [])[0]
+                break
+            except DBusError as e:
+                if e.name.endswith(".UnitExists") and attempt == 1:
+                    # a failed unit of that name is kept until reset (as runc)
+                    try:
+                        conn.call(DEST, OBJ, MANAGER, "ResetFailedUnit", "s", unit)
+                    except DBusError:
+                        pass
+                    continue
+                raise PyruncError(f"{what}: {e.message or e.name}") from None
+        _wait_job(conn, job, what)
+    except OSError as e:
+        raise PyruncError(f"{what}: D-Bus: {e}") from None
+    finally:
+        conn.close()
+
+
+def set_properties(unit: str, props: list[tuple]) -> None:
+    """Change properties of the running unit (runtime only, as runc)."""
+    from .dbus import DBusError
+
+    if not props:
+        return
+    conn = _connect()
+    try:
+        conn.call(DEST, OBJ, MANAGER, "SetUnitProperties", "sba(sv)", unit, True, props)
+    except DBusError as e:
+        raise PyruncError(f"setting properties of systemd unit {unit}: "
+                          f"{e.message or e.name}") from None
+    except OSError as e:
+        raise PyruncError(f"setting properties of systemd unit {unit}: D-Bus: {e}") from None
+    finally:
+        conn.close()
+
+
+def stop(unit: str) -> None:
+    """Stop the unit and wait for it (a unit already gone is fine)."""
+    from .dbus import DBusError
+
+    what = f"stopping systemd unit {unit}"
+    conn = _connect()
+    try:
+        _match_jobs(conn)
+        try:
+            job = conn.call(DEST, OBJ, MANAGER, "StopUnit", "ss", unit, "replace")[0]
+        except DBusError as e:
+            if e.name.endswith(".NoSuchUnit"):
+                return
+            raise PyruncError(f"{what}: {e.message or e.name}") from None
+        _wait_job(conn, job, what)
+    except OSError as e:
+        raise PyruncError(f"{what}: D-Bus: {e}") from None
+    finally:
+        conn.close()
