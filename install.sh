@@ -25,5 +25,8 @@ python=${PYTHON:-python3}
 extras=""
 [ "${1:-}" = --test ] && extras="[test]"
 "$venv/bin/pip" install -q --no-build-isolation ".$extras"
+# Start Python without the site module (-S): every call is 3-4 ms faster
+# (no .pth files to run); the launcher adds the venv's site-packages itself.
+sed -i '1s|^\(#!.*python[0-9.]*\)$|\1 -S|' "$venv/bin/pyrunc"
 ln -sf "$venv/bin/pyrunc" /usr/local/bin/pyrunc
 echo "installed: $("$venv/bin/pyrunc" --version | head -n 1) at $venv/bin/pyrunc" >&2

@@ -4,7 +4,7 @@ This is pyrunc's Python API; the CLI is a thin layer over it."""
 
 import os
 
-from . import cgroups, resources, state, trace
+from . import cgroups, state, trace
 from .errors import PyruncError
 from .signals import parse_signal
 from .state import START_SOCKET, Container, NotFound
@@ -161,7 +161,9 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
         pid = init.go()
         if unit:
             systemd.set_properties(unit[1], systemd.tasks_max(linux.get("resources") or {}))
-        resources.apply_pids(paths, linux)
+        from .resources import apply_pids
+
+        apply_pids(paths, linux)
         c.data["pid"] = pid
         c.data["pid_start"] = state.proc_start_time(pid)
         c.save()
@@ -220,9 +222,11 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
 
 def _make_cgroups(c: Container, paths: dict, linux: dict) -> list[str]:
     """The container's cgroup directories that do not exist yet, with its limits."""
+    from .resources import setup
+
     made = cgroups.create(paths)
     c.data["cgroup_made"] = made
-    resources.setup(paths, made, linux)
+    setup(paths, made, linux)
     c.data["resources"] = linux.get("resources") or {}
     c.save()
     return made

@@ -1,5 +1,6 @@
-"""The systemd cgroup driver: its tests (tests/vm_systemd) run in one VM with
-systemd as PID 1 on pure cgroup v2 (RUN_IN_VM_INIT=systemd). On this host,
+"""The systemd cgroup driver: its tests (tests/vm_systemd) run in a VM with
+systemd as PID 1 (RUN_IN_VM_INIT=systemd), once on pure cgroup v2 and once
+on a v1 hybrid. On this host,
 without systemd, --systemd-cgroup fails cleanly."""
 
 import os
@@ -12,8 +13,10 @@ from pyrunc.errors import PyruncError
 
 
 @pytest.mark.skipif(os.environ.get("RUN_IN_VM") == "1", reason="already inside the VM")
-def test_systemd_driver_in_vm():
-    run_tier("vm_systemd", init="systemd")
+@pytest.mark.parametrize("cgroup", ["v2", "hybrid"])
+def test_systemd_driver_in_vm(cgroup):
+    """One VM boot per layout: pure v2, and a v1 hybrid like this host's."""
+    run_tier("vm_systemd", cgroup=cgroup, init="systemd")
 
 
 # -- on this host: the D-Bus wire protocol against a real dbus-daemon ---------------

@@ -2,6 +2,7 @@
 
 import json
 import os
+import subprocess
 
 import pytest
 
@@ -104,3 +105,22 @@ def test_features_document(runtime):
 def test_list_empty_root(runtime):
     assert runtime("list", "-q", check=True).out == ""
     assert json.loads(runtime("list", "--format", "json", check=True).out) == []
+
+
+def test_launcher_with_and_without_site():
+    """install.sh starts Python with -S (no site module: faster); the launcher
+    then finds the venv's packages itself. Plain `pip install` (with site)
+    works too."""
+    import shutil
+
+    launcher = os.path.realpath(shutil.which("pyrunc"))
+    with open(launcher) as f:
+        first = f.readline()
+    interp = first[2:].split()[0]
+    assert first.rstrip().endswith(" -S"), first
+    for flags in ([], ["-S"]):
+        p = subprocess.run([interp, *flags, launcher, "--version"], capture_output=True,
+                           text=True, env={"PATH": "/usr/bin:/bin"})
+        assert p.returncode == 0 and p.stdout.startswith("pyrunc version"), (flags, p.stderr)
+    p = subprocess.run([interp, "-S", "-c", "import pyrunc"], capture_output=True, cwd="/")
+    assert p.returncode != 0  # so -S alone really lacks the venv's packages

@@ -12,7 +12,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN_IN_VM = os.path.join(os.path.dirname(REPO), "shared", "vm", "run-in-vm")
 
 
-def run_tier(tier: str, *, init: str | None = None) -> None:
+def run_tier(tier: str, *, cgroup: str = "v2", init: str | None = None) -> None:
     """Boot the VM once and run `pytest tests/<tier>` in it; assert that all passed."""
     if not os.path.exists(RUN_IN_VM):
         pytest.skip(f"{RUN_IN_VM} is absent: the {tier} tests need its VM")
@@ -21,6 +21,7 @@ def run_tier(tier: str, *, init: str | None = None) -> None:
     env = {**os.environ, "RUN_IN_VM_TIMEOUT": os.environ.get("RUN_IN_VM_TIMEOUT", "1500")}
     if init:
         env["RUN_IN_VM_INIT"] = init
+    env["PYRUNC_VM_CGROUP"] = cgroup
     # The guest reads the host's files live: pyrunc's installed package is copied
     # into the guest first, so that a reinstall on the host meanwhile cannot
     # pull it from under the tests (PYTHONPATH puts the copy first).
@@ -28,7 +29,7 @@ def run_tier(tier: str, *, init: str | None = None) -> None:
               'pyrunc.__file__))"); mkdir -p /tmp/pyrunc-snapshot; '
               'cp -a "$pkg" /tmp/pyrunc-snapshot/; export PYTHONPATH=/tmp/pyrunc-snapshot; '
               f'exec "$0" -m pytest tests/{tier} -q -p no:cacheprovider -rs')
-    cmd = ["bash", RUN_IN_VM, "--cgroup", "v2", "--", "sh", "-c", script, sys.executable]
+    cmd = ["bash", RUN_IN_VM, "--cgroup", cgroup, "--", "sh", "-c", script, sys.executable]
     p = subprocess.run(cmd, cwd=REPO, env=env, stdin=subprocess.DEVNULL,
                        capture_output=True, timeout=1800)
     out = p.stdout.decode(errors="replace")
