@@ -278,12 +278,141 @@ static void container_main(const struct plan *p, int fifo_fd)
 	else if (!plan_has(p, R_EXEC))
 		setup_rootfs(p);
 	trace("init: root filesystem ready");
-	setup_terminal(p, !plan_has(p, R_EXEC) && !plan_has(p, R_DEBUG));
+	setup_terminal(p, !plan_has(p, R_EXEC) && !plan_has(p, R_DEBUG), 1);
 	apply_process(p, &path);
 	trace("init: process attributes applied, %s found", path);
 	send_msg(MSG_READY, NULL, 0);
 	close(sync_fd);
 	exec_process(p, path, fifo_fd);
+}
+
+/* exec (R_EXEC). The process that appears in the container's pid namespace
+ * must hold nothing a ptrace of it could steal (CVE-2016-9962 class, even by
+ * a container process with CAP_SYS_PTRACE, which beats non-dumpable): from
+ * its first instruction it is what the user's process will be.
+ *
+ * So stage 1, which keeps the socket to pyrunc, only relays. A helper it
+ * clones (in the host's pid namespace, invisible to the container) joins the
+ * namespaces and sets credentials, capabilities, rlimits, cwd, the terminal
+ * and, when pyrunc found that the filter lets the last steps through
+ * (R_SECCOMP_EARLY), the seccomp filter; then it clones the process, which
+ * inherits only stdio, the preserved fds, a pipe that says go and a socket to
+ * stage 1 for its exec error. The helper reports the pid on that socket;
+ * stage 1 believes a pid only from the helper (SO_PASSCRED: the kernel names
+ * the sender). Both clones use CLONE_PARENT: pyrunc is the parent of all. */
+static void __attribute__((noreturn)) exec_helper(const struct plan *p, uint64_t flags,
+						   int go_r, int chan)
+{
+	const char *path = NULL;
+	int early = plan_has(p, R_SECCOMP_EARLY);
+	sync_fd = chan; /* errors go to stage 1 from now on */
+	join_namespaces(p);
+	if (flags & CLONE_NEWTIME) {
+		if (unshare(CLONE_NEWTIME) < 0)
+			fail_errno(errno, "creating the time namespace");
+		set_time_offsets(p);
+		flags &= ~(uint64_t)CLONE_NEWTIME;
+	}
+	setup_terminal(p, 0, 0); /* (closes the console socket) */
+	apply_process(p, &path);
+	trace("exec: process attributes applied, %s found", path);
+	close_extra_fds(p, go_r, chan); /* all the process may inherit */
+	if (early)
+		load_filter_now(p);
+	long pid = syscall(SYS_clone, (unsigned long)flags | CLONE_PARENT, NULL, NULL, NULL, 0);
+	if (pid < 0)
+		fail_errno(errno, "cloning the process in the container's namespaces");
+	if (pid == 0) {
+		char c;
+		ssize_t n;
+		do
+			n = read(go_r, &c, 1);
+		while (n < 0 && errno == EINTR);
+		if (n != 1)
+			_exit(1); /* stage 1 gave up */
+		close(go_r);
+		finish_exec(p, path, chan, early);
+	}
+	uint32_t child = (uint32_t)pid;
+	seccomp_child_pid(child);
+	send_msg(MSG_PID, &child, sizeof(child));
+	_exit(0);
+}
+
+/* One message from the channel, and the pid of the process that sent it. */
+static ssize_t recv_from(int fd, char *buf, size_t size, pid_t *sender)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(struct ucred))];
+	} u;
+	struct iovec iov = { buf, size };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			      .msg_controllen = sizeof(u.buf) };
+	ssize_t n;
+	do
+		n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	*sender = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+			struct ucred cred;
+			memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+			*sender = cred.pid;
+		} else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			int *fds = (int *)CMSG_DATA(c);
+			for (size_t k = 0; k < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); k++)
+				close(fds[k]); /* nobody sends fds here */
+		}
+	return n;
+}
+
+static int exec_joined(const struct plan *p, uint64_t flags)
+{
+	int go[2], chan[2], one = 1;
+	if (pipe2(go, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan) < 0 ||
+	    setsockopt(chan[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0)
+		fail_errno(errno, "making the exec channels");
+	long helper = syscall(SYS_clone, (unsigned long)CLONE_PARENT, NULL, NULL, NULL, 0);
+	if (helper < 0)
+		fail_errno(errno, "cloning the exec helper");
+	if (helper == 0) {
+		close(sync_fd); /* the socket to pyrunc stays with stage 1 */
+		close(go[1]);
+		close(chan[0]);
+		exec_helper(p, flags, go[0], chan[1]);
+	}
+	close(go[0]);
+	close(chan[1]);
+	char buf[4096];
+	pid_t sender;
+	int started = 0;
+	for (;;) {
+		ssize_t n = recv_from(chan[0], buf, sizeof(buf), &sender);
+		if (n <= 0)
+			break; /* everyone is gone: the helper exited, the execve closed it */
+		if (buf[0] == MSG_ERROR) { /* from the helper or the process */
+			send_msg(MSG_ERROR, buf + 1, (size_t)n - 1);
+			return 1;
+		}
+		if (buf[0] == MSG_TRACE && n > 9) {
+			send_msg(MSG_TRACE, buf + 1, (size_t)n - 1);
+		} else if (buf[0] == MSG_PID && n == 5 && sender == (pid_t)helper && !started) {
+			uint32_t pids[2];
+			memcpy(&pids[0], buf + 1, sizeof(uint32_t));
+			pids[1] = (uint32_t)helper;
+			send_msg(MSG_PID, pids, sizeof(pids));
+			wait_msg(MSG_MAPS_DONE);
+			if (write(go[1], "g", 1) != 1)
+				fail_errno(errno, "starting the process");
+			started = 1;
+		}
+	}
+	if (!started)
+		fail("the exec helper exited early");
+	send_msg(MSG_READY, NULL, 0);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -315,6 +444,8 @@ int main(int argc, char **argv)
 		}
 	/* While the listenerPath still resolves as on the host. */
 	seccomp_stage1(&plan);
+	if (plan_has(&plan, R_EXEC) && !plan_has(&plan, R_DEBUG))
+		return exec_joined(&plan, flags);
 	/* With the host's privileges, before a user namespace is joined. */
 	prepare_idmap_mounts(&plan);
 	if (plan_has(&plan, R_DEBUG))

@@ -53,11 +53,16 @@ size_t recv_msg(char want, char *buf, size_t size);
 
 /* terminal.c */
 #include <sys/types.h>
-void setup_terminal(const struct plan *p, int console);
+void setup_terminal(const struct plan *p, int console, int ctty);
+void take_terminal(void);
 
 /* process.c */
 void apply_process(const struct plan *p, const char **path_out);
 void exec_process(const struct plan *p, const char *path, int fifo_fd);
+void load_filter_now(const struct plan *p);
+void close_extra_fds(const struct plan *p, int a, int b);
+void finish_exec(const struct plan *p, const char *path, int keep_fd, int filter_loaded)
+	__attribute__((noreturn));
 
 /* attrs.c */
 void apply_sched_attrs(const struct plan *p);

@@ -52,6 +52,7 @@ enum plan_record {
 	R_SECCOMP_FLAG = 55,  /* u32 SECCOMP_FILTER_FLAG_* bit */
 	R_SECCOMP_RULE = 56,  /* u32 action, u32 nargs, nargs * (u32 index, u32 op, u64 value,
 			       * u64 valueTwo), str name... */
+	R_SECCOMP_EARLY = 58, /* - : exec: load the filter in stage 1, before the clone */
 	R_SECCOMP_LISTENER = 57, /* str socket path, str state JSON (\x01 stands for the pid) */
 	/* Linux attributes (csrc/attrs.c, csrc/idmap.c; pyrunc/linux_attrs.py): */
 	R_SCHEDULER = 70,     /* u32 policy, i32 nice, u32 priority, u32 zero, u64 flags, runtime,

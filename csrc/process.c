@@ -285,6 +285,17 @@ void apply_process(const struct plan *p, const char **path_out)
 	prepare_seccomp(p);
 }
 
+static unsigned preserved_fds(const struct plan *p)
+{
+	unsigned preserve = 0;
+	for (size_t i = 0; i < p->nrec; i++)
+		if (p->rec[i].type == R_PRESERVE_FDS) {
+			struct cursor c = cursor_of(&p->rec[i]);
+			preserve = cur_u32(&c);
+		}
+	return preserve;
+}
+
 static void close_range_or_loop(unsigned from, unsigned to)
 {
 	if (syscall(SYS_close_range, from, to, 0) < 0)
@@ -292,23 +303,37 @@ static void close_range_or_loop(unsigned from, unsigned to)
 			close((int)fd);
 }
 
-/* Close every fd from `low` on, except keep_a and keep_b (-1: none). */
-static void close_from(unsigned low, int keep_a, int keep_b)
+/* Close every fd from `low` on, except keep_a, keep_b and keep_c (-1: none). */
+static void close_from(unsigned low, int keep_a, int keep_b, int keep_c)
 {
-	int keep[2] = { keep_a < keep_b ? keep_a : keep_b, keep_a < keep_b ? keep_b : keep_a };
+	int keep[3] = { keep_a, keep_b, keep_c };
+	for (int i = 0; i < 3; i++) /* sort them */
+		for (int j = i + 1; j < 3; j++)
+			if (keep[j] < keep[i]) {
+				int t = keep[i];
+				keep[i] = keep[j];
+				keep[j] = t;
+			}
 	unsigned from = low;
-	for (int k = 0; k <= 2; k++) {
+	for (int k = 0; k <= 3; k++) {
 		unsigned to = ~0U;
-		if (k < 2) {
+		if (k < 3) {
 			if (keep[k] < 0 || (unsigned)keep[k] < from)
 				continue;
 			to = (unsigned)keep[k] - 1;
 		}
 		if (from <= to)
 			close_range_or_loop(from, to);
-		if (k < 2)
+		if (k < 3)
 			from = (unsigned)keep[k] + 1;
 	}
+}
+
+/* exec's child, first thing: only stdio, the preserved fds, a and b (and the
+ * seccomp agent's socket, until the filter is loaded) stay open. */
+void close_extra_fds(const struct plan *p, int a, int b)
+{
+	close_from(3 + preserved_fds(p), a, b, seccomp_listener_fd());
 }
 
 /* Wait for `start` on the listening socket. The connection becomes where
@@ -327,21 +352,35 @@ static int wait_for_start(int start_fd)
 	return conn;
 }
 
+/* exec's stage 1: the seccomp filter, and then the final capability sets. */
+void load_filter_now(const struct plan *p)
+{
+	apply_seccomp(p);
+	drop_sys_admin();
+}
+
+/* exec's child, in the container's pid namespace: the last steps. */
+void finish_exec(const struct plan *p, const char *path, int keep_fd, int filter_loaded)
+{
+	if (plan_has(p, R_CONSOLE))
+		take_terminal();
+	close_from(3 + preserved_fds(p), keep_fd, seccomp_listener_fd(), -1);
+	if (!filter_loaded)
+		load_filter_now(p);
+	execve(path, argv_buf, envp_buf);
+	fail_errno(errno, "unable to start container process: exec: \"%s\"", path);
+}
+
 void exec_process(const struct plan *p, const char *path, int start_fd)
 {
-	unsigned preserve = 0;
+	unsigned preserve = preserved_fds(p);
 	int conn = -1;
-	for (size_t i = 0; i < p->nrec; i++)
-		if (p->rec[i].type == R_PRESERVE_FDS) {
-			struct cursor c = cursor_of(&p->rec[i]);
-			preserve = cur_u32(&c);
-		}
 	if (start_fd >= 0)
 		conn = wait_for_start(start_fd);
 	run_hooks(p, R_HOOK_START_CONTAINER, hook_state_start);
 	/* Nothing but stdio and the preserved fds reaches the process (the
 	 * seccomp agent's socket and the start connection are close-on-exec). */
-	close_from(3 + preserve, seccomp_listener_fd(), conn);
+	close_from(3 + preserve, seccomp_listener_fd(), conn, -1);
 	apply_seccomp(p);
 	drop_sys_admin();
 	execve(path, argv_buf, envp_buf);

@@ -56,6 +56,7 @@ static unsigned long load_flags;
 static int listener_fd = -1;
 static volatile uint32_t *pid_cell; /* shared with stage 1, which fills it in */
 static char *state_doc;             /* the container process state, pid filled in */
+static const char *state_tmpl;      /* ... and its template (\x01 for the pid) */
 static size_t state_len;
 
 int seccomp_listener_fd(void)
@@ -402,7 +403,7 @@ void prepare_seccomp(const struct plan *p)
 		cur_str(&lc);
 		if (listener_fd < 0)
 			fail("seccomp: no connection to the seccomp agent");
-		build_state(cur_str(&lc));
+		state_tmpl = cur_str(&lc); /* filled in at load time, once the pid is known */
 		load_flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
 	}
 	if ((load_flags & SECCOMP_FILTER_FLAG_TSYNC) &&
@@ -471,6 +472,8 @@ void apply_seccomp(const struct plan *p)
 	if (!program)
 		return;
 	struct sock_fprog prog = { program_len, program };
+	if (state_tmpl)
+		build_state(state_tmpl);
 	long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, load_flags, &prog);
 	if (fd < 0)
 		late_fail("loading the filter", errno);

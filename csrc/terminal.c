@@ -62,7 +62,18 @@ static void bind_console(const char *slave_path, int slave)
 		fail_errno(errno, "bind mounting %s at /dev/console", slave_path);
 }
 
-void setup_terminal(const struct plan *p, int console)
+/* Make the pty slave on fd 0 the controlling terminal of a new session. */
+void take_terminal(void)
+{
+	if (setsid() < 0)
+		fail_errno(errno, "setsid");
+	if (ioctl(0, TIOCSCTTY, 0) < 0)
+		fail_errno(errno, "making the pty the controlling terminal");
+}
+
+/* `ctty`: also make it this process's controlling terminal (exec's stage 1
+ * leaves that to the child, take_terminal()). */
+void setup_terminal(const struct plan *p, int console, int ctty)
 {
 	uid_t uid = 0;
 	for (size_t i = 0; i < p->nrec; i++)
@@ -98,13 +109,11 @@ void setup_terminal(const struct plan *p, int console)
 		send_master(sock, master);
 		close(master);
 		close(sock);
-		if (setsid() < 0)
-			fail_errno(errno, "setsid");
-		if (ioctl(slave, TIOCSCTTY, 0) < 0)
-			fail_errno(errno, "making the pty the controlling terminal");
 		for (int fd = 0; fd < 3; fd++)
 			if (dup3(slave, fd, 0) < 0)
 				fail_errno(errno, "dup of the pty slave to fd %d", fd);
 		close(slave);
+		if (ctty)
+			take_terminal();
 	}
 }

@@ -226,7 +226,11 @@ def _make_cgroups(c: Container, paths: dict, linux: dict) -> list[str]:
 
     made = cgroups.create(paths)
     c.data["cgroup_made"] = made
-    setup(paths, made, linux)
+    try:
+        setup(paths, made, linux)
+    except BaseException:
+        cgroups.remove(made)
+        raise
     c.data["resources"] = linux.get("resources") or {}
     c.save()
     return made
@@ -631,7 +635,7 @@ def exec_process(root: str, cid: str, process: dict, *, detach: bool = False,
         later = {n: p for n, p in targets.items() if status == "paused" and
                  ("freezer" in n.split(",") or n == "unified")}
         cgroups.join({n: p for n, p in targets.items() if n not in later}, init.stage1)
-        pid = init.go()
+        pid = init.go(stage1_exits=False)
         init.maps_done()
         if ours is not None:
             from .tty import receive_master

@@ -67,6 +67,7 @@ R_DEBUG = 90
 R_SECCOMP_DEFAULT = 53
 R_SECCOMP_ARCH = 54
 R_SECCOMP_FLAG = 55
+R_SECCOMP_EARLY = 58
 R_SECCOMP_RULE = 56
 R_SECCOMP_LISTENER = 57
 
@@ -338,10 +339,12 @@ def build_exec(process: dict, init_pid: int, namespaces: list[str], rootfs: str,
 
         linux_records(plan, container.data.get("linux_attrs", {}))
     if container is not None and container.data.get("seccomp"):
-        from .seccomp import add_records, exec_state
+        from .seccomp import add_records, early_load_safe, exec_state
 
         add_records(plan, container.data["seccomp"], "$.linux.seccomp", exec_state(container),
                     container.data.get("bundle", ""))
+        if early_load_safe(container.data["seccomp"]):
+            plan.add(R_SECCOMP_EARLY)
     return plan.bytes()
 
 

@@ -308,3 +308,60 @@ def features() -> dict:
         "knownFlags": list(FLAGS),
         "supportedFlags": supported_flags(),
     }
+
+
+# exec loads the filter in stage 1, before its clone into the container's pid
+# namespace (csrc/init.c, exec_joined), when these calls, all that stage 1 and
+# the child make after it, are sure to be allowed; clone with its flags.
+EARLY_CALLS = ("capget", "capset", "clone", "close", "close_range", "execve", "exit",
+               "exit_group", "ioctl", "read", "recvfrom", "sendto", "setsid", "write")
+CLONE_PARENT = 0x8000
+_CMP = {
+    "SCMP_CMP_NE": lambda a, v, _: a != v, "SCMP_CMP_LT": lambda a, v, _: a < v,
+    "SCMP_CMP_LE": lambda a, v, _: a <= v, "SCMP_CMP_EQ": lambda a, v, _: a == v,
+    "SCMP_CMP_GE": lambda a, v, _: a >= v, "SCMP_CMP_GT": lambda a, v, _: a > v,
+    "SCMP_CMP_MASKED_EQ": lambda a, v, v2: a & v == v2,
+}
+
+
+def _matches(args: list, call_args: tuple[int, ...] | None) -> bool:
+    """Do a rule's argument conditions hold for a call with `call_args`
+    (None: any arguments, so only a rule without conditions surely holds)?"""
+    if not args:
+        return True
+    if call_args is None:
+        return False
+    indexes = [a.get("index") for a in args]
+    if len(set(indexes)) != len(indexes):
+        return False  # runc ORs these: not sure, so no
+    for a in args:
+        op = _CMP.get(a.get("op"))
+        i = a.get("index")
+        if op is None or not isinstance(i, int) or not 0 <= i < len(call_args):
+            return False
+        if not op(call_args[i], a.get("value", 0), a.get("valueTwo", 0)):
+            return False
+    return True
+
+
+def early_load_safe(seccomp: dict) -> bool:
+    """May exec load this filter before its clone (see EARLY_CALLS)? Only when
+    no notify agent waits for it (it needs the pid first) and each of those
+    calls is surely allowed: by a rule that allows it, or the default action
+    with no rule naming it. When unsure, no: the filter is then loaded at the
+    last step before execve, as runc does."""
+    if seccomp.get("listenerPath"):
+        return False
+    rules = seccomp.get("syscalls") or []
+    if any(r.get("action") == "SCMP_ACT_NOTIFY" for r in rules):
+        return False
+    for name in EARLY_CALLS:
+        call_args = (CLONE_PARENT, 0, 0, 0, 0, 0) if name == "clone" else None
+        named = [r for r in rules if name in (r.get("names") or [])]
+        if any(r.get("action") != "SCMP_ACT_ALLOW" for r in named):
+            return False
+        if any(_matches(r.get("args") or [], call_args) for r in named):
+            continue
+        if seccomp.get("defaultAction") != "SCMP_ACT_ALLOW":
+            return False  # (every rule naming it allows: so does the default)
+    return True

@@ -94,6 +94,7 @@ class Init:
         if pid < 0:
             raise PyruncError(f"starting pyrunc-init: {os.strerror(-pid)}")
         self.stage1 = pid
+        self.helper = 0
         self.pid = 0
 
     def _recv(self) -> bytes:
@@ -113,25 +114,33 @@ class Init:
             trace.step(msg[9:].decode(errors="replace"),
                        int.from_bytes(msg[1:9], "little"))
 
-    def go(self) -> int:
-        """Let stage 1 go on (its cgroups are joined); return the container pid."""
+    def go(self, *, stage1_exits: bool = True) -> int:
+        """Let stage 1 go on (its cgroups are joined); return the container pid.
+        An exec's stage 1 lives on until the execve (`stage1_exits` False)."""
         self.sock.send(MSG_GO)
         try:
             msg = self._recv()
-        finally:
+        except BaseException:
             self._reap_stage1()
-        if msg[0] != MSG_PID or len(msg) != 5:
+            raise
+        if stage1_exits:
+            self._reap_stage1()
+        if msg[0] != MSG_PID or len(msg) not in (5, 9):
             raise PyruncError("pyrunc-init: unexpected message")
-        self.pid = struct.unpack("<I", msg[1:])[0]
+        self.pid = struct.unpack("<I", msg[1:5])[0]
+        if len(msg) == 9:  # exec: the helper that made the process (csrc/init.c)
+            self.helper = struct.unpack("<I", msg[5:])[0]
         return self.pid
 
     def _reap_stage1(self) -> None:
-        if self.stage1:
-            try:
-                os.waitpid(self.stage1, 0)
-            except ChildProcessError:
-                pass
-            self.stage1 = 0
+        for attr in ("stage1", "helper"):
+            pid = getattr(self, attr)
+            if pid:
+                try:
+                    os.waitpid(pid, 0)
+                except ChildProcessError:
+                    pass
+                setattr(self, attr, 0)
 
     def maps_done(self) -> None:
         self.sock.send(MSG_MAPS_DONE)
@@ -144,6 +153,7 @@ class Init:
             msg = self._recv()
             if msg[0] == MSG_READY:
                 self.sock.close()
+                self._reap_stage1()
                 return
             if msg[0] == MSG_HOOKS:
                 create_state, start_state = on_hooks() if on_hooks else ("{}", "{}")
@@ -155,7 +165,7 @@ class Init:
 
     def kill(self) -> None:
         """Kill whatever was started (on failure)."""
-        for pid in (self.pid, self.stage1):
+        for pid in (self.pid, self.helper, self.stage1):
             if pid:
                 try:
                     os.kill(pid, 9)

@@ -526,6 +526,24 @@ def test_exec_gets_the_filter(runtime, sbundle):
                              "NoNewPrivs:", "0"]
 
 
+def test_exec_filter_loaded_last_when_not_early_safe(runtime, sbundle):
+    """A filter that could stop exec's stage 1 (a rule on write, here for fd
+    99 only) is loaded as the last step before execve instead: it works."""
+    from pyrunc.seccomp import early_load_safe
+
+    sec = profile("SCMP_ACT_ALLOW", rule(TEST_SC, errnoRet=ENOSPC),
+                  {"names": ["write"], "action": "SCMP_ACT_ERRNO",
+                   "args": [{"index": 0, "value": 99, "op": "SCMP_CMP_EQ"}]})
+    assert not early_load_safe(sec)
+    sbundle.config["root"]["readonly"] = False
+    sbundle.config["linux"]["seccomp"] = sec
+    sbundle.set_args("sh", "-c", "while :; do sleep 1; done")
+    runtime("run", "-d", "-b", str(sbundle), "ct-sc", check=True)
+    p = runtime("exec", "ct-sc", "sh", "-c", "sc 24; grep Seccomp: /proc/self/status")
+    assert p.returncode == 0, p.err
+    assert p.out.split() == ["errno", str(ENOSPC), "Seccomp:", "2"]
+
+
 def test_exec_notify_agent(runtime, bundle, tmp_path):
     path = str(tmp_path / "agent.sock")
     bundle.config["root"]["readonly"] = False
@@ -610,3 +628,48 @@ def test_check_without_a_plan():
     kinds = [k for k, _ in recs]
     # personality's five conditions on arg 0 are five rules (ORed)
     assert kinds.count("R_SECCOMP_RULE") == 12 and kinds.count("R_SECCOMP_ARCH") == 3
+
+
+# -- exec: may the filter be loaded before the clone into the pid namespace? ------
+
+DOCKER_LIKE = {  # the shape of docker's default: an allowlist, clone with a flag mask
+    "defaultAction": "SCMP_ACT_ERRNO",
+    "syscalls": [
+        {"names": ["capget", "capset", "close", "close_range", "execve", "exit", "exit_group",
+                   "ioctl", "read", "recvfrom", "sendto", "setsid", "write"],
+         "action": "SCMP_ACT_ALLOW"},
+        {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
+         "args": [{"index": 0, "value": 2114060288, "valueTwo": 0,
+                   "op": "SCMP_CMP_MASKED_EQ"}]},
+        {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
+    ]}
+
+
+def _without(profile: dict, name: str) -> dict:
+    rules = [dict(r, names=[n for n in r["names"] if n != name]) for r in profile["syscalls"]]
+    return {**profile, "syscalls": rules}
+
+
+@pytest.mark.parametrize("profile,safe", [
+    ({"defaultAction": "SCMP_ACT_ALLOW"}, True),
+    ({"defaultAction": "SCMP_ACT_ALLOW",
+      "syscalls": [{"names": ["keyctl"], "action": "SCMP_ACT_ERRNO"}]}, True),
+    (DOCKER_LIKE, True),
+    (_without(DOCKER_LIKE, "sendto"), False),   # stage 1 could not report
+    (_without(DOCKER_LIKE, "setsid"), False),   # the child could not take a terminal
+    ({**DOCKER_LIKE, "syscalls": [  # clone allowed only with namespace flags
+        *_without(DOCKER_LIKE, "clone")["syscalls"],
+        {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
+         "args": [{"index": 0, "value": 0x20000, "valueTwo": 0x20000,
+                   "op": "SCMP_CMP_MASKED_EQ"}]}]}, False),
+    ({"defaultAction": "SCMP_ACT_ALLOW",  # a rule on write, whatever its arguments
+      "syscalls": [{"names": ["write"], "action": "SCMP_ACT_ERRNO",
+                    "args": [{"index": 0, "value": 99, "op": "SCMP_CMP_EQ"}]}]}, False),
+    ({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock",
+      "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}, False),
+    ({"defaultAction": "SCMP_ACT_LOG"}, False),
+])
+def test_early_load_safe(profile, safe):
+    from pyrunc.seccomp import early_load_safe
+
+    assert early_load_safe(profile) is safe

@@ -94,7 +94,7 @@ def _installed_files(runtime: Runtime) -> list[str]:
     cmd = os.path.realpath(shutil.which(runtime.cmd[0]) or runtime.cmd[0])
     with open(cmd, "rb") as f:
         shebang = f.readline()
-    python = shebang[2:].strip().decode() if shebang.startswith(b"#!") else sys.executable
+    python = shebang[2:].split()[0].decode() if shebang.startswith(b"#!") else sys.executable
     pkg = subprocess.run([python, "-c", "import os, pyrunc; print(os.path.dirname("
                           "pyrunc.__file__))"], capture_output=True, text=True, cwd="/",
                          check=True).stdout.strip()
