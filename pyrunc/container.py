@@ -191,10 +191,11 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
             hooks.run_hooks(all_hooks, "prestart", st)
             hooks.run_hooks(all_hooks, "createRuntime", st)
             # in the container's namespaces the init puts its own pid for \x01
-            mark = '"pid":-1'
-            inner = dumps({**st, "pid": -1})
-            return (inner.replace(mark, '"pid":\x01', 1),
-                    dumps({**st, "pid": -1, "status": "created"}).replace(mark, '"pid":\x01', 1))
+            def with_mark(status: str) -> str:
+                return dumps({**st, "pid": -1, "status": status}).replace(
+                    '"pid":-1', '"pid":\x01', 1)
+
+            return with_mark("creating"), with_mark("created")
 
         init.wait_ready(on_hooks)
         _crash_point("ready")

@@ -28,10 +28,7 @@ def build_plan(c: Container, tools: str | None, rw: bool, cmd: list[str]) -> byt
     plan.add(p.R_DEBUG, struct.pack("<I", int(rw)) + p._cstr(tools or "", "--tools")
              + p._cstr(f"/proc/{pid}/ns/mnt", "mnt") + p._cstr(userns, "user"))
     plan.add(p.R_CLONE_FLAGS, struct.pack("<Q", 0))
-    for kind in p.JOIN_ORDER:
-        if kind in DEBUG_NAMESPACES and kind in namespaces:
-            path = f"/proc/{pid}/ns/{p.NS_FILES[kind]}"
-            plan.add(p.R_JOIN_NS, struct.pack("<Q", p.CLONE_FLAGS[kind]) + p._cstr(path, kind))
+    p.add_joins(plan, pid, [k for k in namespaces if k in DEBUG_NAMESPACES])
     env = [f"PATH={DEFAULT_PATH}", "HOME=/root", f"TERM={os.environ.get('TERM', 'xterm')}",
            f"PYRUNC_DEBUG_CONTAINER={c.id}"]
     plan.add(p.R_ARGS, b"".join(p._cstr(a, "command") for a in cmd))

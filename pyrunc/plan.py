@@ -311,6 +311,15 @@ def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = Fal
     return plan.bytes(), {"new_user": new_user, "namespaces": namespaces}
 
 
+def add_joins(plan: Plan, init_pid: int, namespaces: list[str]) -> None:
+    """Join the namespaces of the process `init_pid` (those in `namespaces`),
+    in the order the kernel needs (user first)."""
+    for kind in JOIN_ORDER:
+        if kind in namespaces:
+            path = f"/proc/{init_pid}/ns/{NS_FILES[kind]}"
+            plan.add(R_JOIN_NS, struct.pack("<Q", CLONE_FLAGS[kind]) + _cstr(path, kind))
+
+
 def build_exec(process: dict, init_pid: int, namespaces: list[str], rootfs: str, *,
                where: str = "process", preserve_fds: int = 0, console_fd: int = -1,
                container=None) -> bytes:
@@ -319,10 +328,7 @@ def build_exec(process: dict, init_pid: int, namespaces: list[str], rootfs: str,
     plan = Plan()
     plan.add(R_EXEC)
     plan.add(R_CLONE_FLAGS, struct.pack("<Q", 0))
-    for kind in JOIN_ORDER:
-        if kind in namespaces:
-            path = f"/proc/{init_pid}/ns/{NS_FILES[kind]}"
-            plan.add(R_JOIN_NS, struct.pack("<Q", CLONE_FLAGS[kind]) + _cstr(path, kind))
+    add_joins(plan, init_pid, namespaces)
     process = dict(process)
     process["env"] = with_home(process.get("env", []), rootfs,
                                process.get("user", {}).get("uid", 0))

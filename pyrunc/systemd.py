@@ -5,6 +5,7 @@ systemd knows are passed as unit properties (so that systemd keeps them), and
 then written to the cgroup files as for the other drivers."""
 
 import os
+from contextlib import contextmanager
 
 from .errors import PyruncError
 
@@ -159,13 +160,28 @@ def tasks_max(resources: dict) -> list[tuple]:
 
 # -- calls -------------------------------------------------------------------------
 
-def _connect():
+@contextmanager
+def _session(what: str, jobs: bool = False):
+    """A connection to the system bus for one task; its errors say `what` failed.
+    `jobs`: listen for the JobRemoved signals (see _wait_job)."""
     from .dbus import Connection, DBusError
 
     try:
-        return Connection()
+        conn = Connection()
     except DBusError as e:
         raise PyruncError(f"--systemd-cgroup: {e.message}") from None
+    try:
+        if jobs:
+            conn.call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                      "AddMatch", "s", f"type='signal',sender='{DEST}',"
+                      f"interface='{MANAGER}',member='JobRemoved'")
+        yield conn
+    except DBusError as e:
+        raise PyruncError(f"{what}: {e.message or e.name}") from None
+    except OSError as e:
+        raise PyruncError(f"{what}: D-Bus: {e}") from None
+    finally:
+        conn.close()
 
 
 def _wait_job(conn, job: str, what: str) -> None:  # noqa: ANN001
@@ -174,12 +190,6 @@ def _wait_job(conn, job: str, what: str) -> None:  # noqa: ANN001
     result = msg.body[3]
     if result != "done":
         raise PyruncError(f"{what}: systemd job {result}")
-
-
-def _match_jobs(conn) -> None:  # noqa: ANN001
-    conn.call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-              "AddMatch", "s", f"type='signal',sender='{DEST}',interface='{MANAGER}',"
-              "member='JobRemoved'")
 
 
 def start(slice_: str, unit: str, pid: int, cid: str, props: list[tuple]) -> None:
@@ -194,46 +204,27 @@ def start(slice_: str, unit: str, pid: int, cid: str, props: list[tuple]) -> Non
                  ("DefaultDependencies", ("b", False)), *props]
     if unit.endswith(".scope"):
         all_props.insert(0, ("Slice", ("s", slice_)))
-    conn = _connect()
-    try:
-        _match_jobs(conn)
-        for attempt in (1, 2):
+    with _session(what, jobs=True) as conn:
+        args = ("ssa(sv)a(sa(sv))", unit, "replace", all_props, [])
+        try:
+            job = conn.call(DEST, OBJ, MANAGER, "StartTransientUnit", *args)[0]
+        except DBusError as e:
+            if not e.name.endswith(".UnitExists"):
+                raise
+            # a failed unit of that name is kept until reset (as runc)
             try:
-                job = conn.call(DEST, OBJ, MANAGER, "StartTransientUnit", "ssa(sv)a(sa(sv))",
-                                unit, "replace", all_props, [])[0]
-                break
-            except DBusError as e:
-                if e.name.endswith(".UnitExists") and attempt == 1:
-                    # a failed unit of that name is kept until reset (as runc)
-                    try:
-                        conn.call(DEST, OBJ, MANAGER, "ResetFailedUnit", "s", unit)
-                    except DBusError:
-                        pass
-                    continue
-                raise PyruncError(f"{what}: {e.message or e.name}") from None
+                conn.call(DEST, OBJ, MANAGER, "ResetFailedUnit", "s", unit)
+            except DBusError:
+                pass
+            job = conn.call(DEST, OBJ, MANAGER, "StartTransientUnit", *args)[0]
         _wait_job(conn, job, what)
-    except OSError as e:
-        raise PyruncError(f"{what}: D-Bus: {e}") from None
-    finally:
-        conn.close()
 
 
 def set_properties(unit: str, props: list[tuple]) -> None:
     """Change properties of the running unit (runtime only, as runc)."""
-    from .dbus import DBusError
-
-    if not props:
-        return
-    conn = _connect()
-    try:
-        conn.call(DEST, OBJ, MANAGER, "SetUnitProperties", "sba(sv)", unit, True, props)
-    except DBusError as e:
-        raise PyruncError(f"setting properties of systemd unit {unit}: "
-                          f"{e.message or e.name}") from None
-    except OSError as e:
-        raise PyruncError(f"setting properties of systemd unit {unit}: D-Bus: {e}") from None
-    finally:
-        conn.close()
+    if props:
+        with _session(f"setting properties of systemd unit {unit}") as conn:
+            conn.call(DEST, OBJ, MANAGER, "SetUnitProperties", "sba(sv)", unit, True, props)
 
 
 def stop(unit: str) -> None:
@@ -241,17 +232,11 @@ def stop(unit: str) -> None:
     from .dbus import DBusError
 
     what = f"stopping systemd unit {unit}"
-    conn = _connect()
-    try:
-        _match_jobs(conn)
+    with _session(what, jobs=True) as conn:
         try:
             job = conn.call(DEST, OBJ, MANAGER, "StopUnit", "ss", unit, "replace")[0]
         except DBusError as e:
             if e.name.endswith(".NoSuchUnit"):
                 return
-            raise PyruncError(f"{what}: {e.message or e.name}") from None
+            raise
         _wait_job(conn, job, what)
-    except OSError as e:
-        raise PyruncError(f"{what}: D-Bus: {e}") from None
-    finally:
-        conn.close()
