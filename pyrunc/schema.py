@@ -20,9 +20,9 @@ error travels back up, so a valid document never builds a path.
 
 from __future__ import annotations
 
-import json
 import os
 
+from pyrunc import fastjson
 from pyrunc.errors import ConfigError, PyruncError
 
 TYPE_CHECKING = False
@@ -100,6 +100,8 @@ def _jtype(x: Any) -> str:
 
 def _show(x: Any) -> str:
     """A short JSON rendering of a value for messages."""
+    import json  # only for messages: json (and re) cost ~10 ms to import
+
     try:
         s = json.dumps(x, ensure_ascii=False, sort_keys=True)
     except (TypeError, ValueError, RecursionError):
@@ -131,6 +133,8 @@ def format_path(segments: list[Any] | tuple[Any, ...]) -> str:
         elif s.isidentifier() and s.isascii():
             out.append("." + s)
         else:
+            import json
+
             out.append("[" + json.dumps(s, ensure_ascii=False) + "]")
     return "".join(out)
 
@@ -279,7 +283,7 @@ class _Compiler:
             path = os.path.join(self.dir, name)
             try:
                 with open(path, "rb") as f:
-                    d = json.loads(f.read())
+                    d = fastjson.loads(f.read().decode())
             except OSError as e:
                 raise PyruncError(f"cannot read schema {path}: {e.strerror}") from None
             except ValueError as e:

@@ -124,3 +124,24 @@ def test_launcher_with_and_without_site():
         assert p.returncode == 0 and p.stdout.startswith("pyrunc version"), (flags, p.stderr)
     p = subprocess.run([interp, "-S", "-c", "import pyrunc"], capture_output=True, cwd="/")
     assert p.returncode != 0  # so -S alone really lacks the venv's packages
+
+
+def test_hot_paths_import_nothing_heavy(bundle):
+    """The modules of state/kill/delete/create/run, and loading and validating
+    a config.json: none of json, re, enum, typing, collections, argparse or
+    jsonschema (each costs milliseconds at every call)."""
+    import shutil
+
+    launcher = os.path.realpath(shutil.which("pyrunc"))
+    with open(launcher) as f:
+        interp = f.readline()[2:].split()[0]
+    code = ("import sys\n"
+            "sys.path.append(f\"{sys.executable.rpartition('/bin/')[0]}/lib/python"
+            "{sys.version_info[0]}.{sys.version_info[1]}/site-packages\")\n"
+            "from pyrunc import cli, container, config, plan, spawn, state, cgroups\n"
+            f"config.load_bundle({str(bundle.path)!r})\n"
+            "heavy = ('json', 're', 'enum', 'typing', 'collections', 'argparse', 'jsonschema')\n"
+            "print(sorted(m for m in heavy if m in sys.modules))\n")
+    p = subprocess.run([interp, "-S", "-c", code], capture_output=True, text=True, cwd="/")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "[]", p.stdout
