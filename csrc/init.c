@@ -378,13 +378,23 @@ static int exec_joined(const struct plan *p, uint64_t flags)
 	if (helper < 0)
 		fail_errno(errno, "cloning the exec helper");
 	if (helper == 0) {
+		char c;
 		close(sync_fd); /* the socket to pyrunc stays with stage 1 */
 		close(go[1]);
 		close(chan[0]);
+		/* until pyrunc has put it in the container's cgroups */
+		if (recv(chan[1], &c, 1, 0) != 1 || c != MSG_GO)
+			_exit(1);
 		exec_helper(p, flags, go[0], chan[1]);
 	}
 	close(go[0]);
 	close(chan[1]);
+	/* The helper, not stage 1, joins the cgroups: one process less there. */
+	uint32_t h = (uint32_t)helper;
+	send_msg(MSG_HELPER, &h, sizeof(h));
+	wait_msg(MSG_GO);
+	if (send(chan[0], "g", 1, MSG_NOSIGNAL) != 1)
+		fail_errno(errno, "letting the exec helper go");
 	char buf[4096];
 	pid_t sender;
 	int started = 0;
@@ -399,10 +409,7 @@ static int exec_joined(const struct plan *p, uint64_t flags)
 		if (buf[0] == MSG_TRACE && n > 9) {
 			send_msg(MSG_TRACE, buf + 1, (size_t)n - 1);
 		} else if (buf[0] == MSG_PID && n == 5 && sender == (pid_t)helper && !started) {
-			uint32_t pids[2];
-			memcpy(&pids[0], buf + 1, sizeof(uint32_t));
-			pids[1] = (uint32_t)helper;
-			send_msg(MSG_PID, pids, sizeof(pids));
+			send_msg(MSG_PID, buf + 1, 4);
 			wait_msg(MSG_MAPS_DONE);
 			if (write(go[1], "g", 1) != 1)
 				fail_errno(errno, "starting the process");
@@ -433,19 +440,20 @@ int main(int argc, char **argv)
 	read_plan(plan_fd, &plan);
 	tracing = plan_has(&plan, R_TRACE);
 	trace("stage 1: plan read (%zu records)", plan.nrec);
-	wait_msg(MSG_GO);
-	trace("stage 1: in the cgroups");
-
 	uint64_t flags = 0;
 	for (size_t i = 0; i < plan.nrec; i++)
 		if (plan.rec[i].type == R_CLONE_FLAGS) {
 			struct cursor c = cursor_of(&plan.rec[i]);
 			flags = cur_u64(&c);
 		}
+	if (plan_has(&plan, R_EXEC) && !plan_has(&plan, R_DEBUG)) {
+		seccomp_stage1(&plan);
+		return exec_joined(&plan, flags);
+	}
+	wait_msg(MSG_GO);
+	trace("stage 1: in the cgroups");
 	/* While the listenerPath still resolves as on the host. */
 	seccomp_stage1(&plan);
-	if (plan_has(&plan, R_EXEC) && !plan_has(&plan, R_DEBUG))
-		return exec_joined(&plan, flags);
 	/* With the host's privileges, before a user namespace is joined. */
 	prepare_idmap_mounts(&plan);
 	if (plan_has(&plan, R_DEBUG))

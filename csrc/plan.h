@@ -69,6 +69,7 @@ enum plan_record {
 /* Messages on the sync socket (one byte, then a payload). */
 #define MSG_GO 'g'        /* parent -> stage 1: cgroups are joined, go on */
 #define MSG_PID 'P'       /* stage 1 -> parent: u32 pid of the container process */
+#define MSG_HELPER 'h'    /* exec's stage 1 -> parent: u32 pid of the helper to put in cgroups */
 #define MSG_MAPS_DONE 'm' /* parent -> child: pid known, maps written: go on */
 #define MSG_HOOKS 'H'     /* child -> parent: run createRuntime hooks now */
 #define MSG_CONTINUE 'c'  /* parent -> child: hooks ran, go on; then u32 length, the

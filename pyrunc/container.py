@@ -625,17 +625,18 @@ def exec_process(root: str, cid: str, process: dict, *, detach: bool = False,
         if console_fd >= 0:
             os.close(console_fd)
             console_fd = -1
+        joiner = init.exec_helper()
         # execCPUAffinity.initial: before the cgroup (its final: the init, last)
         from .linux_attrs import initial_affinity
 
-        initial_affinity(init.stage1, process.get(
+        initial_affinity(joiner, process.get(
             "execCPUAffinity", c.data.get("process", {}).get("execCPUAffinity")))
         targets = cgroups.sub_paths(c.data.get("cgroup", {}), sub_cgroups or [])
         # Into a paused container (--ignore-paused): the frozen cgroups last, or
         # the setup itself would freeze half-way.
         later = {n: p for n, p in targets.items() if status == "paused" and
                  ("freezer" in n.split(",") or n == "unified")}
-        cgroups.join({n: p for n, p in targets.items() if n not in later}, init.stage1)
+        cgroups.join({n: p for n, p in targets.items() if n not in later}, joiner)
         pid = init.go(stage1_exits=False)
         init.maps_done()
         if ours is not None:

@@ -14,6 +14,7 @@ from .errors import PyruncError
 
 MSG_GO = b"g"
 MSG_PID = ord("P")
+MSG_HELPER = ord("h")
 MSG_MAPS_DONE = b"m"
 MSG_HOOKS = ord("H")
 MSG_CONTINUE = b"c"
@@ -125,12 +126,23 @@ class Init:
             raise
         if stage1_exits:
             self._reap_stage1()
-        if msg[0] != MSG_PID or len(msg) not in (5, 9):
+        if msg[0] != MSG_PID or len(msg) != 5:
             raise PyruncError("pyrunc-init: unexpected message")
-        self.pid = struct.unpack("<I", msg[1:5])[0]
-        if len(msg) == 9:  # exec: the helper that made the process (csrc/init.c)
-            self.helper = struct.unpack("<I", msg[5:])[0]
+        self.pid = struct.unpack("<I", msg[1:])[0]
         return self.pid
+
+    def exec_helper(self) -> int:
+        """exec: the pid of the helper that makes the process (csrc/init.c):
+        it, not stage 1, goes into the container's cgroups before go()."""
+        try:
+            msg = self._recv()
+        except BaseException:
+            self._reap_stage1()
+            raise
+        if msg[0] != MSG_HELPER or len(msg) != 5:
+            raise PyruncError("pyrunc-init: unexpected message")
+        self.helper = struct.unpack("<I", msg[1:])[0]
+        return self.helper
 
     def _reap_stage1(self) -> None:
         for attr in ("stage1", "helper"):

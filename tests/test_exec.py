@@ -342,3 +342,18 @@ def test_exec_into_a_paused_container(running):
         running("exec", "-d", "--ignore-paused", "ct-x", "true", check=True)
     finally:
         running("resume", "ct-x", check=True)
+
+
+def test_exec_needs_two_pids_of_the_containers_limit(runtime, bundle):
+    """exec puts only the helper and the new process in the container's cgroup
+    (stage 1, which talks to pyrunc, stays out): with 2 processes running and
+    pids.limit 4 it works; with 3 the helper cannot make the process."""
+    bundle.config["linux"]["resources"] = {"pids": {"limit": 4}}
+    bundle.set_args("sh", "-c", "sleep 1000 & wait")
+    runtime("run", "-d", "-b", str(bundle), "ct-pids", check=True)
+    p = runtime("exec", "ct-pids", "echo", "ok")
+    assert p.returncode == 0 and p.out == "ok\n", p.err
+    runtime("update", "--pids-limit", "3", "ct-pids", check=True)
+    p = runtime("exec", "ct-pids", "echo", "ok")
+    assert p.returncode == 255 and "Resource temporarily unavailable" in p.err, (p.out, p.err)
+    assert p.err.count("\n") == 1
