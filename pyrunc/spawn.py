@@ -126,6 +126,12 @@ class Init:
             raise
         if stage1_exits:
             self._reap_stage1()
+        elif self.helper:  # exec: it exits once it has made the process; reaped now, it
+            try:          # no longer counts against the container's pids limit
+                os.waitpid(self.helper, 0)
+            except ChildProcessError:
+                pass
+            self.helper = 0
         if msg[0] != MSG_PID or len(msg) != 5:
             raise PyruncError("pyrunc-init: unexpected message")
         self.pid = struct.unpack("<I", msg[1:])[0]
