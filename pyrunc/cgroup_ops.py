@@ -555,11 +555,10 @@ def update(root: str, cid: str, request: dict) -> dict:
     merged = merge(c.data.get("resources") or {}, delta)
     if c.data.get("systemd_unit"):  # systemd first, then the exact values in the files
         from . import systemd
-        from .cgroups import hierarchies, mode
+        from .cgroups import pure_v2
 
-        pure_v2 = mode(hierarchies()) == "v2"
         systemd.set_properties(c.data["systemd_unit"], systemd.properties(
-            delta, pure_v2, merged) + systemd.tasks_max(delta))
+            delta, pure_v2(c.data.get("cgroup", {})), merged) + systemd.tasks_max(delta))
     apply(c.data.get("cgroup", {}), delta, full=merged, update=True)
     c.data["resources"] = merged
     c.save()

@@ -89,19 +89,31 @@ def container_paths(cgroups_path: str | None, cid: str) -> dict[str, str]:
     parts = [p for p in inner.split("/") if p]
     if not parts or any(p in (".", "..") for p in parts):
         raise PyruncError(f"invalid cgroupsPath \"{inner}\"")
-    own = own_cgroups()
+    return directories(inner)
+
+
+def directories(inner: str) -> dict[str, str]:
+    """The directory of cgroup `inner` in each hierarchy where it is visible:
+    an absolute path from the hierarchy's root, a relative one from pyrunc's
+    own cgroup."""
+    parts = [p for p in inner.split("/") if p]
+    absolute = inner.startswith("/")
+    own = {} if absolute else own_cgroups()
     paths = {}
     for h in hierarchies():
-        if inner.startswith("/"):
-            base = "/"
-        else:
-            base = own.get(h.name, "/")
+        base = "/" if absolute else own.get(h.name, "/")
         full = os.path.normpath(os.path.join(base, *parts))
         rel = os.path.relpath(full, h.root) if h.root != "/" else full.lstrip("/")
         if rel.startswith(".."):
             continue  # not visible in this mount
         paths[h.name or "unified"] = os.path.join(h.mountpoint, rel)
     return paths
+
+
+def pure_v2(paths: dict[str, str]) -> bool:
+    """Is the container's cgroup on cgroup v2 only (a v1 name=systemd mount,
+    which has no controllers, does not count)?"""
+    return "unified" in paths and all(k == "unified" or k.startswith("name=") for k in paths)
 
 
 def create(paths: dict[str, str]) -> list[str]:
@@ -146,17 +158,6 @@ def join(paths: dict[str, str], pid: int) -> None:
                 f.write(str(pid))
         except OSError as e:
             raise PyruncError(f"joining cgroup {path}: {e.strerror}") from None
-
-
-def not_joined(paths: dict[str, str], pid: int) -> dict[str, str]:
-    """The hierarchies of `paths` whose directory does not hold `pid` yet."""
-    now = own_cgroups(str(pid))
-    out = {}
-    for name, path in paths.items():
-        cur = now.get("" if name == "unified" else name)
-        if cur is None or not (path.endswith(cur) if cur != "/" else False):
-            out[name] = path
-    return out
 
 
 def procs(paths: dict[str, str]) -> list[int]:

@@ -148,15 +148,14 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
             from . import systemd
 
             res = linux.get("resources") or {}
-            pure_v2 = cgroups.mode(cgroups.hierarchies()) == "v2"
             unit_started = True
             systemd.start(unit[0], unit[1], init.stage1, cid,
-                          systemd.properties(res, pure_v2))
+                          systemd.properties(res, cgroups.pure_v2(paths)))
             trace.step(f"pyrunc: systemd unit {unit[1]} started")
             made = _make_cgroups(c, paths, linux)
-            cgroups.join(cgroups.not_joined(paths, init.stage1), init.stage1)
-        else:
-            cgroups.join(paths, init.stage1)
+        # (with systemd: also the v1 hierarchies it does not manage; where the
+        # unit put the init already, the move changes nothing)
+        cgroups.join(paths, init.stage1)
         _crash_point("cgroups-joined")
         pid = init.go()
         if unit:

@@ -12,6 +12,7 @@ Errors name the config field as a JSON path, the file and the value, e.g.
 
 import os
 
+from .cgroups import pure_v2
 from .errors import PyruncError
 
 RES = "$.linux.resources"
@@ -61,9 +62,7 @@ class Cgroup:
                     self.v2_controllers = set(f.read().split())
             except OSError:
                 pass
-        # pure v2: only the unified hierarchy (a name=systemd v1 mount does not count)
-        self.pure_v2 = bool(self.unified) and not any(
-            not k.startswith("name=") for k in self.v1)
+        self.pure_v2 = pure_v2(paths)
 
     def find(self, ctrl: str) -> tuple[str, int] | None:
         """(directory, version) of a controller, or None."""

@@ -63,43 +63,27 @@ def expand_slice(slice_: str) -> str:
 
 def container_paths(cgroups_path: str | None, cid: str) -> tuple[str, str, dict[str, str]]:
     """(slice, unit, {hierarchy: directory}) of the container's unit."""
-    from .cgroups import hierarchies
+    from .cgroups import directories
 
     slice_, unit = parse_path(cgroups_path, cid)
     if not running():
         raise PyruncError("--systemd-cgroup: systemd is not running on this host "
                           "(no /run/systemd/system)")
-    base = expand_slice(slice_)
-    inner = os.path.join(base, unit) if not unit.endswith(".slice") else expand_slice(unit)
-    paths = {}
-    for h in hierarchies():
-        rel = os.path.relpath(inner, h.root) if h.root != "/" else inner.lstrip("/")
-        if rel.startswith(".."):
-            continue
-        paths[h.name or "unified"] = os.path.join(h.mountpoint, rel)
-    return slice_, unit, paths
+    if unit.endswith(".slice"):
+        inner = expand_slice(unit)
+    else:
+        inner = os.path.join(expand_slice(slice_), unit)
+    return slice_, unit, directories(inner)
 
 
 # -- unit properties ---------------------------------------------------------------
 
-def _cpus_mask(text: str) -> bytes:
+def _cpus_mask(text: str, where: str) -> bytes:
     """A cpu or node list ("0-2,4") as systemd's bitmask (ay, little end first)."""
-    bits: set[int] = set()
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        lo, _, hi = part.partition("-")
-        try:
-            bits.update(range(int(lo), int(hi or lo) + 1))
-        except ValueError:
-            raise PyruncError(f"invalid cpu list \"{text}\"") from None
-    if not bits:
-        return b""
-    mask = bytearray(max(bits) // 8 + 1)
-    for b in bits:
-        mask[b // 8] |= 1 << (b % 8)
-    return bytes(mask)
+    from .linux_attrs import MAX_CPUS, mask_words, parse_list
+
+    _, words = mask_words(parse_list(text, where, MAX_CPUS))
+    return words.rstrip(b"\0")
 
 
 def properties(resources: dict, v2: bool, full: dict | None = None) -> list[tuple]:
@@ -144,9 +128,11 @@ def properties(resources: dict, v2: bool, full: dict | None = None) -> list[tupl
             props.append(("CPUQuotaPeriodUSec", ("t", period)))
         props.append(("CPUQuotaPerSecUSec", ("t", per_sec)))
     if v2 and cpu.get("cpus"):
-        props.append(("AllowedCPUs", ("ay", _cpus_mask(str(cpu["cpus"])))))
+        props.append(("AllowedCPUs", ("ay", _cpus_mask(str(cpu["cpus"]),
+                                                       "$.linux.resources.cpu.cpus"))))
     if v2 and cpu.get("mems"):
-        props.append(("AllowedMemoryNodes", ("ay", _cpus_mask(str(cpu["mems"])))))
+        props.append(("AllowedMemoryNodes", ("ay", _cpus_mask(str(cpu["mems"]),
+                                                              "$.linux.resources.cpu.mems"))))
     return props
 
 
