@@ -58,6 +58,7 @@ COMMANDS = {
              "process-label": True, "preserve-fds": True, "cgroup": MULTI,
              "ignore-paused": False, "detach": False, "pid-file": True,
              "console-socket": True, "pidfd-socket": True},
+    "debug": {"tools": True, "rw": False},
     "update": {"resources": True, "blkio-weight": True, "cpu-period": True, "cpu-quota": True,
                "cpu-share": True, "cpu-shares": True, "cpu-rt-period": True,
                "cpu-rt-runtime": True, "cpu-idle": True, "cpuset-cpus": True,
@@ -74,11 +75,9 @@ SHORT = {"b": "bundle", "d": "detach", "a": "all", "f": "force", "q": "quiet", "
          "h": "help", "t": "tty", "e": "env", "u": "user", "p": "process", "g": "additional-gids",
          "c": "cap", "r": "resources"}
 ARGS = {"create": 1, "run": 1, "start": 1, "state": 1, "kill": (1, 2), "delete": 1,
-        "list": 0, "spec": 0, "features": 0, "exec": (1, 1 << 20),
+        "list": 0, "spec": 0, "features": 0, "exec": (1, 1 << 20), "debug": (1, 1 << 20),
         "update": 1, "pause": 1, "resume": 1, "ps": (1, 1 << 20), "events": 1,
         "check": (0, 1)}
-COMMANDS["debug"] = {"tools": True, "rw": False}
-ARGS["debug"] = (1, 1 << 20)
 # Commands whose flags stop at the first positional argument (the rest is a command line).
 STOP_AT_POSITIONAL = {"debug", "exec", "ps"}
 
@@ -424,7 +423,6 @@ COMMAND_FUNCS = {
     "create": cmd_create, "run": cmd_run, "start": cmd_start, "state": cmd_state,
     "kill": cmd_kill, "delete": cmd_delete, "list": cmd_list, "spec": cmd_spec,
     "features": cmd_features, "exec": cmd_exec, "debug": cmd_debug, "update": cmd_update,
-    "pause": cmd_pause,
-    "resume": cmd_resume, "ps": cmd_ps, "events": cmd_events,
+    "pause": cmd_pause, "resume": cmd_resume, "ps": cmd_ps, "events": cmd_events,
     "check": cmd_check,
 }

@@ -206,8 +206,9 @@ def check_namespaces(linux: dict) -> dict[str, dict]:
 # same findings.
 IPC_SYSCTLS = ("kernel.sem",)
 IPC_SYSCTL_PREFIXES = ("kernel.shm", "kernel.msg", "fs.mqueue.")
-NS_FILES = {"ipc": "ipc", "network": "net", "uts": "uts", "user": "user", "pid": "pid",
-            "mount": "mnt", "cgroup": "cgroup", "time": "time"}
+# namespace type: its file in /proc/PID/ns
+NS_FILES = {"pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc", "uts": "uts",
+            "user": "user", "cgroup": "cgroup", "time": "time"}
 
 
 def sysctl_findings(config: dict) -> list[tuple[str, str, str]]:

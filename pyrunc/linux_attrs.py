@@ -214,10 +214,10 @@ def host_nodes() -> list[int] | None:
 
 # -- plan records ---------------------------------------------------------------------
 
-def process_records(plan, process: dict, *, exec_: bool = False,
-                    affinity: dict | None = None) -> None:
+def process_records(plan, process: dict, *, affinity: dict | None = None) -> None:
     """Records for a process: scheduler, I/O priority and, for exec, the final
-    CPU affinity (`affinity`, process.execCPUAffinity or the container's)."""
+    CPU affinity (`affinity`, process.execCPUAffinity or the container's;
+    None at create)."""
     sched = process.get("scheduler")
     if sched is not None:
         flags = 0
@@ -231,7 +231,7 @@ def process_records(plan, process: dict, *, exec_: bool = False,
     if prio is not None:
         plan.add(R_IOPRIO, struct.pack(
             "<I", IOPRIO_CLASSES[prio["class"]] << IOPRIO_CLASS_SHIFT | prio["priority"]))
-    if exec_ and affinity and affinity.get("final", "").strip():
+    if affinity and affinity.get("final", "").strip():
         cpus = parse_list(affinity["final"], "$.process.execCPUAffinity.final", MAX_CPUS)
         n, words = mask_words(cpus)
         plan.add(R_CPU_AFFINITY, struct.pack("<I", n) + words

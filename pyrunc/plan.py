@@ -5,7 +5,7 @@ import os
 import struct
 
 from .capabilities import CAP_SETS, cap_mask
-from .config import RLIMITS
+from .config import NS_FILES, RLIMITS
 from .errors import ConfigError
 from .linux_attrs import (  # noqa: F401  (record numbers: csrc/plan.h)
     R_CPU_AFFINITY,
@@ -74,10 +74,6 @@ R_SECCOMP_LISTENER = 57
 CLONE_FLAGS = {
     "pid": 0x20000000, "network": 0x40000000, "mount": 0x00020000, "ipc": 0x08000000,
     "uts": 0x04000000, "user": 0x10000000, "cgroup": 0x02000000, "time": 0x00000080,
-}
-NS_FILES = {
-    "pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc", "uts": "uts",
-    "user": "user", "cgroup": "cgroup", "time": "time",
 }
 # Joined in this order: the user namespace first, the mount namespace last.
 JOIN_ORDER = ("user", "pid", "network", "ipc", "uts", "cgroup", "time", "mount")
@@ -161,8 +157,7 @@ def _process_records(plan: Plan, process: dict, where: str, preserve_fds: int,
         plan.add(R_PRESERVE_FDS, struct.pack("<I", preserve_fds))
     from . import linux_attrs
 
-    linux_attrs.process_records(plan, process, exec_=exec_affinity is not None,
-                                affinity=exec_affinity)
+    linux_attrs.process_records(plan, process, affinity=exec_affinity)
 
 
 def with_home(env: list[str], rootfs: str, uid: int) -> list[str]:

@@ -119,46 +119,43 @@ class Init:
         """Let stage 1 go on (its cgroups are joined); return the container pid.
         An exec's stage 1 lives on until the execve (`stage1_exits` False)."""
         self.sock.send(MSG_GO)
-        try:
-            msg = self._recv()
-        except BaseException:
-            self._reap_stage1()
-            raise
+        self.pid = self._recv_pid(MSG_PID)
         if stage1_exits:
-            self._reap_stage1()
-        elif self.helper:  # exec: it exits once it has made the process; reaped now, it
-            try:          # no longer counts against the container's pids limit
-                os.waitpid(self.helper, 0)
-            except ChildProcessError:
-                pass
-            self.helper = 0
-        if msg[0] != MSG_PID or len(msg) != 5:
-            raise PyruncError("pyrunc-init: unexpected message")
-        self.pid = struct.unpack("<I", msg[1:])[0]
+            self._reap("stage1")
+        # exec: the helper exits once it has made the process; reaped now, it
+        # no longer counts against the container's pids limit
+        self._reap("helper")
         return self.pid
 
     def exec_helper(self) -> int:
         """exec: the pid of the helper that makes the process (csrc/init.c):
         it, not stage 1, goes into the container's cgroups before go()."""
+        self.helper = self._recv_pid(MSG_HELPER)
+        return self.helper
+
+    def _recv_pid(self, kind: int) -> int:
+        """The pid in the next message, which must be of `kind`."""
         try:
             msg = self._recv()
         except BaseException:
             self._reap_stage1()
             raise
-        if msg[0] != MSG_HELPER or len(msg) != 5:
+        if msg[0] != kind or len(msg) != 5:
             raise PyruncError("pyrunc-init: unexpected message")
-        self.helper = struct.unpack("<I", msg[1:])[0]
-        return self.helper
+        return struct.unpack("<I", msg[1:])[0]
+
+    def _reap(self, attr: str) -> None:
+        pid = getattr(self, attr)
+        if pid:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+            setattr(self, attr, 0)
 
     def _reap_stage1(self) -> None:
-        for attr in ("stage1", "helper"):
-            pid = getattr(self, attr)
-            if pid:
-                try:
-                    os.waitpid(pid, 0)
-                except ChildProcessError:
-                    pass
-                setattr(self, attr, 0)
+        self._reap("stage1")
+        self._reap("helper")
 
     def maps_done(self) -> None:
         self.sock.send(MSG_MAPS_DONE)
