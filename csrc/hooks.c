@@ -129,24 +129,14 @@ static void run_hook(const struct record *r, const char *state)
 		     got ? ": " : "", output);
 }
 
-/* The state with its \x01 placeholder replaced by our pid: hooks in the
- * container's namespaces see the pid as the container sees it. */
+/* The state with our pid: hooks in the container's namespaces see the pid
+ * as the container sees it. */
 static const char *with_own_pid(const char *state)
 {
-	static char buf[1 << 16];
-	char pid[16];
-	int n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	size_t out = 0;
-	for (const char *s = state; *s; s++) {
-		const char *piece = *s == '\x01' ? pid : s;
-		size_t len = *s == '\x01' ? (size_t)n : 1;
-		if (out + len >= sizeof(buf))
-			fail("hook state too long");
-		memcpy(buf + out, piece, len);
-		out += len;
-	}
-	buf[out] = '\0';
-	return buf;
+	char *own = with_pid(state, (unsigned)getpid());
+	if (strlen(own) >= 1 << 16)
+		fail("hook state too long");
+	return own;
 }
 
 void run_hooks(const struct plan *p, uint16_t type, const char *state)

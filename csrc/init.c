@@ -34,6 +34,29 @@
 int sync_fd = -1;
 static int tracing;
 
+/* A state document from pyrunc with each \x01 byte (which JSON text cannot
+ * contain) replaced by `pid` (malloc'd). */
+char *with_pid(const char *tmpl, unsigned pid)
+{
+	char num[16];
+	size_t plen = (size_t)snprintf(num, sizeof(num), "%u", pid), n = 0;
+	for (const char *t = tmpl; *t; t++)
+		n += *t == '\1' ? plen : 1;
+	char *out = malloc(n + 1), *o = out;
+	if (!out)
+		fail("out of memory");
+	for (const char *t = tmpl; *t; t++) {
+		if (*t == '\1') {
+			memcpy(o, num, plen);
+			o += plen;
+		} else {
+			*o++ = *t;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 /* Report a setup step to the parent, for --trace. */
 void trace(const char *fmt, ...)
 {

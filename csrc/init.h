@@ -30,6 +30,7 @@ void trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 void fail_errno(int err, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
 void send_msg(char type, const void *payload, size_t len);
+char *with_pid(const char *tmpl, unsigned pid);
 void wait_msg(char want);
 
 uint32_t cur_u32(struct cursor *c);

@@ -359,11 +359,12 @@ void load_filter_now(const struct plan *p)
 	drop_sys_admin();
 }
 
-/* exec's child, in the container's pid namespace: the last steps. */
-void finish_exec(const struct plan *p, const char *path, int keep_fd, int filter_loaded)
+/* The last steps: nothing but stdio, the preserved fds and `keep_fd` (the
+ * seccomp agent's socket and keep_fd are close-on-exec) reaches the process;
+ * the filter (unless loaded already); execve. */
+static void __attribute__((noreturn)) exec_now(const struct plan *p, const char *path,
+						int keep_fd, int filter_loaded)
 {
-	if (plan_has(p, R_CONSOLE))
-		take_terminal();
 	close_from(3 + preserved_fds(p), keep_fd, seccomp_listener_fd(), -1);
 	if (!filter_loaded)
 		load_filter_now(p);
@@ -371,18 +372,19 @@ void finish_exec(const struct plan *p, const char *path, int keep_fd, int filter
 	fail_errno(errno, "unable to start container process: exec: \"%s\"", path);
 }
 
+/* exec's child, in the container's pid namespace. */
+void finish_exec(const struct plan *p, const char *path, int keep_fd, int filter_loaded)
+{
+	if (plan_has(p, R_CONSOLE))
+		take_terminal();
+	exec_now(p, path, keep_fd, filter_loaded);
+}
+
 void exec_process(const struct plan *p, const char *path, int start_fd)
 {
-	unsigned preserve = preserved_fds(p);
 	int conn = -1;
 	if (start_fd >= 0)
 		conn = wait_for_start(start_fd);
 	run_hooks(p, R_HOOK_START_CONTAINER, hook_state_start);
-	/* Nothing but stdio and the preserved fds reaches the process (the
-	 * seccomp agent's socket and the start connection are close-on-exec). */
-	close_from(3 + preserve, seccomp_listener_fd(), conn, -1);
-	apply_seccomp(p);
-	drop_sys_admin();
-	execve(path, argv_buf, envp_buf);
-	fail_errno(errno, "unable to start container process: exec: \"%s\"", path);
+	exec_now(p, path, conn, 0);
 }

@@ -112,29 +112,11 @@ static uint32_t host_pid(void)
 	fail("seccomp: the container's pid did not arrive");
 }
 
-/* The state document: the template from pyrunc with each \x01 byte (which
- * JSON text cannot contain) replaced by the container's pid. */
+/* The state document: the template from pyrunc with the container's pid. */
 static void build_state(const char *tmpl)
 {
-	char pid[16];
-	int plen = snprintf(pid, sizeof(pid), "%u", host_pid());
-	size_t n = 0;
-	for (const char *t = tmpl; *t; t++)
-		n += *t == '\1' ? (size_t)plen : 1;
-	state_doc = malloc(n + 1);
-	if (!state_doc)
-		fail("out of memory");
-	char *o = state_doc;
-	for (const char *t = tmpl; *t; t++) {
-		if (*t == '\1') {
-			memcpy(o, pid, (size_t)plen);
-			o += plen;
-		} else {
-			*o++ = *t;
-		}
-	}
-	*o = '\0';
-	state_len = n;
+	state_doc = with_pid(tmpl, host_pid());
+	state_len = strlen(state_doc);
 }
 
 static void check_rc(int rc, const char *what, const char *name)
