@@ -73,14 +73,6 @@ def with_fds(runtime: Runtime, redirections: str) -> Runtime:
     return rt
 
 
-@pytest.fixture
-def host_dir():
-    """A fresh, empty directory in the host's /tmp (outside every bundle)."""
-    d = tempfile.mkdtemp(prefix="pyrunc-host-", dir="/tmp")
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
 def dir_snapshot(path: str) -> tuple:
     st = os.stat(path)
     return (st.st_ino, st.st_mtime_ns, st.st_nlink, sorted(os.listdir(path)))

@@ -9,18 +9,8 @@
 
 import hashlib
 import os
-import shutil
-import tempfile
 
-import pytest
 from consoles import ConsoleSocket, read_until
-
-
-@pytest.fixture
-def host_dir():
-    d = tempfile.mkdtemp(prefix="pyrunc-host-", dir="/tmp")
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
 
 
 def _digest(path: str) -> tuple:

@@ -18,6 +18,7 @@ import tempfile
 import time
 
 import pytest
+from helpers import reap_children
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -100,7 +101,7 @@ def run_init(data: bytes) -> tuple[int, bytes]:
     finally:
         parent.close()
         shutil.rmtree(cwd, ignore_errors=True)
-        _reap()
+        reap_children()
 
 
 def _wait_clone(pid: int) -> int:
@@ -115,16 +116,6 @@ def _wait_clone(pid: int) -> int:
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     return 0
-
-
-def _reap() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -30,6 +30,8 @@ import termios
 import time
 from dataclasses import dataclass, field
 
+from helpers import reap_children
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 CGROUP_ROOT = "/sys/fs/cgroup"
@@ -478,14 +480,7 @@ def kill_pids(pids: list[int]) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-def reap() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
+reap = reap_children  # (tests/helpers.py)
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 20) -> None:
