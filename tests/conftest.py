@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -124,3 +125,11 @@ def runtime(tmp_path):
     scope = (*sorted(rt.ids), str(tmp_path))
     leaks = Snapshot.take().leaks_since(before, scope)
     assert not leaks, f"left behind: {leaks}"
+
+
+@pytest.fixture
+def host_dir():
+    """A fresh, empty directory in the host's /tmp (outside every bundle)."""
+    d = tempfile.mkdtemp(prefix="pyrunc-host-", dir="/tmp")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
