@@ -355,8 +355,11 @@ def _device(plan: Plan, dev: dict, bind: bool, where: str) -> None:
     if not path.startswith("/dev/"):
         raise ConfigError(f"{where}.path", f"device path \"{path}\" is not under /dev")
     mode = S_IFMT[kind] | (dev.get("fileMode", 0o666) & 0o7777)
-    plan.add(R_DEVICE, struct.pack("<6I", mode, dev.get("major", 0), dev.get("minor", 0),
-                                   dev.get("uid", 0), dev.get("gid", 0), int(bind))
+    numbers = [dev.get(key, 0) for key in ("major", "minor", "uid", "gid")]
+    for key, n in zip(("major", "minor", "uid", "gid"), numbers, strict=True):
+        if not 0 <= n <= 0xFFFFFFFF:
+            raise ConfigError(f"{where}.{key}", f"{n} is out of range (0 to 4294967295)")
+    plan.add(R_DEVICE, struct.pack("<6I", mode, *numbers, int(bind))
              + _cstr(path, f"{where}.path"))
 
 

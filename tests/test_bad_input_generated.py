@@ -142,3 +142,17 @@ def test_fuzz_config_loading(keys, value):
     except PyruncError as e:
         msg = str(e)
         assert msg and "\n" not in msg.strip()
+
+
+@pytest.mark.parametrize("key", ["major", "minor", "uid", "gid"])
+@pytest.mark.parametrize("value", [-1, 1 << 32])
+def test_device_numbers_out_of_range(key, value):
+    """Found by test_fuzz_config_loading: a device number that does not fit the
+    plan's u32 is a one-line error naming the field, not a struct.error."""
+    doc = copy.deepcopy(FULL)
+    doc["linux"]["devices"][0][key] = value
+    # (uid and gid: already the schema; major and minor: the plan)
+    with pytest.raises(PyruncError, match=rf"\$\.linux\.devices\[0\]\.{key}: \S"):
+        schema.validate(doc, "config", "config.json")
+        config_mod.check(doc)
+        plan_mod.build_create(doc, "/tmp/bundle", "/tmp/bundle/rootfs")
