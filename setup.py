@@ -10,7 +10,7 @@ from setuptools.command.build_py import build_py
 
 INIT_SOURCES = ["csrc/init.c", "csrc/rootfs.c", "csrc/process.c", "csrc/terminal.c",
                 "csrc/hooks.c", "csrc/debug.c", "csrc/seccomp.c",
-                "csrc/attrs.c", "csrc/idmap.c"]
+                "csrc/attrs.c", "csrc/idmap.c", "csrc/cgroup.c"]
 
 
 class BuildPy(build_py):

@@ -3,13 +3,13 @@
  *
  * usage: pyrunc-init PLAN_FD SYNC_FD START_FD
  *
- * Stage 1 (the process pyrunc spawns, still in the host's namespaces) waits
- * until pyrunc has put it in its cgroups, joins the namespaces given by path,
- * then clones the container process with CLONE_PARENT so that it is a child
- * of pyrunc (and, once pyrunc exits, of the caller's subreaper), reports its
- * pid and exits. The container process sets up the root filesystem and the
- * process attributes, reports that it is created and waits for `start` to
- * connect to its listening socket (exec.sock). */
+ * Stage 1 (the process pyrunc spawns, still in the host's namespaces) joins
+ * its cgroups (cgroup.c; with systemd, pyrunc puts it there), joins the
+ * namespaces given by path, then clones the container process with
+ * CLONE_PARENT so that it is a child of pyrunc (and, once pyrunc exits, of
+ * the caller's subreaper), reports its pid and exits. The container process
+ * sets up the root filesystem and the process attributes, reports that it is
+ * created and waits for `start` to connect to its listening socket (exec.sock). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/keyctl.h>
@@ -474,6 +474,7 @@ int main(int argc, char **argv)
 		return exec_joined(&plan, flags);
 	}
 	wait_msg(MSG_GO);
+	int cgroup_into = join_cgroups(&plan);
 	trace("stage 1: in the cgroups");
 	/* While the listenerPath still resolves as on the host. */
 	seccomp_stage1(&plan);
@@ -490,7 +491,7 @@ int main(int argc, char **argv)
 		flags &= ~(uint64_t)CLONE_NEWTIME;
 	}
 	/* Like fork(), in new namespaces, as a sibling of this process. */
-	long pid = syscall(SYS_clone, (unsigned long)flags | CLONE_PARENT, NULL, NULL, NULL, 0);
+	long pid = clone_into_cgroup(flags | CLONE_PARENT, cgroup_into);
 	if (pid < 0)
 		fail_errno(errno, "cloning the container process with namespace flags 0x%llx",
 			   (unsigned long long)flags);

@@ -75,6 +75,10 @@ void idmap_next(void);
 int idmap_take(void);
 int idmap_attach(int tree, int dst_fd);
 
+/* cgroup.c */
+int join_cgroups(const struct plan *p);
+long clone_into_cgroup(uint64_t flags, int into);
+
 /* seccomp.c */
 void seccomp_stage1(const struct plan *p);
 void seccomp_child_pid(uint32_t pid);

@@ -39,6 +39,8 @@ enum plan_record {
 	R_HOOK_SYNC = 24,     /* - : stop for createRuntime/createContainer hooks */
 	R_EXEC = 25,          /* - : join a running container, no filesystem setup */
 	R_TIME_OFFSET = 26,   /* u32 clock id, u32 nsec, i64 sec */
+	R_CGROUP_TASKS = 27,  /* str a v1 hierarchy's tasks file: stage 1 writes "0" there */
+	R_CGROUP_INTO = 28,   /* str the v2 cgroup directory to clone the container into */
 	R_CONSOLE = 50,       /* u32 console socket fd, u16 rows, u16 cols: make a pty */
 	R_HOOK_CREATE_CONTAINER = 51, /* u32 timeout, nargs, nenv; str path, args, env, where */
 	R_HOOK_START_CONTAINER = 52,  /* the same */
@@ -67,7 +69,7 @@ enum plan_record {
 };
 
 /* Messages on the sync socket (one byte, then a payload). */
-#define MSG_GO 'g'        /* parent -> stage 1: cgroups are joined, go on */
+#define MSG_GO 'g'        /* parent -> stage 1: cgroups are made or joined, go on */
 #define MSG_PID 'P'       /* stage 1 -> parent: u32 pid of the container process */
 #define MSG_HELPER 'h'    /* exec's stage 1 -> parent: u32 pid of the helper to put in cgroups */
 #define MSG_MAPS_DONE 'm' /* parent -> child: pid known, maps written: go on */

@@ -160,6 +160,23 @@ def join(paths: dict[str, str], pid: int) -> None:
             raise PyruncError(f"joining cgroup {path}: {e.strerror}") from None
 
 
+def self_join(paths: dict[str, str], joins_cgroupns: bool
+              ) -> tuple[list[str], str | None, dict[str, str]]:
+    """What the init's stage 1 joins by itself, without the RCU grace period
+    that a write of a pid to cgroup.procs waits for (csrc/cgroup.c): the
+    `tasks` files of the v1 hierarchies, and the v2 cgroup to clone the
+    container into, unless a cgroup namespace is joined by path (with
+    nsdelegate, the kernel refuses a clone into a cgroup outside the
+    cloner's cgroup namespace).
+    Also returns the rest, for `join`."""
+    tasks = [os.path.join(p, "tasks") for n, p in paths.items() if n != "unified"]
+    if "unified" not in paths:
+        return tasks, None, {}
+    if joins_cgroupns:
+        return tasks, None, {"unified": paths["unified"]}
+    return tasks, paths["unified"], {}
+
+
 def procs(paths: dict[str, str]) -> list[int]:
     """The pids in the container's cgroup (from the first hierarchy that has it)."""
     for path in paths.values():

@@ -51,6 +51,11 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
     else:
         paths = cgroups.container_paths(linux.get("cgroupsPath"), cid)
     hierarchies = {h.name or "unified": h for h in cgroups.hierarchies()}
+    if unit:  # a systemd scope needs a process: pyrunc moves stage 1 there
+        tasks, into, later = [], None, paths
+    else:
+        tasks, into, later = cgroups.self_join(paths, any(
+            ns.get("type") == "cgroup" and "path" in ns for ns in linux.get("namespaces", [])))
     if "NOTIFY_SOCKET" in os.environ:
         from . import notify
 
@@ -77,11 +82,12 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
                                               preserve_fds=preserve_fds,
                                               cgroup_mounts=cgroup_mounts,
                                               console_fd=console_fd, cid=cid,
-                                              new_keyring=not no_new_keyring)
+                                              new_keyring=not no_new_keyring,
+                                              cgroup_tasks=tuple(tasks), cgroup_into=into)
         trace.step("pyrunc: plan written")
         c = _create(root, cid, config, bundle, rootfs, paths, plan_bytes, facts,
                     pid_file=pid_file, preserve_fds=preserve_fds, console_fd=console_fd,
-                    unit=unit)
+                    unit=unit, pyrunc_joins=later)
         if pidfd_socket:
             send_pidfd(pidfd_socket, c.pid)
         return c
@@ -92,7 +98,8 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
 
 def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: dict,
             plan_bytes: bytes, facts: dict, *, pid_file: str | None, preserve_fds: int,
-            console_fd: int, unit: list[str] | None = None) -> Container:
+            console_fd: int, unit: list[str] | None = None,
+            pyrunc_joins: dict[str, str] | None = None) -> Container:
     from . import hooks
     from .spawn import Init, write_id_maps
 
@@ -155,7 +162,7 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
             made = _make_cgroups(c, paths, linux)
         # (with systemd: also the v1 hierarchies it does not manage; where the
         # unit put the init already, the move changes nothing)
-        cgroups.join(paths, init.stage1)
+        cgroups.join(paths if pyrunc_joins is None else pyrunc_joins, init.stage1)
         _crash_point("cgroups-joined")
         pid = init.go()
         if unit:

@@ -57,6 +57,8 @@ R_SYSCTL = 23
 R_HOOK_SYNC = 24
 R_EXEC = 25
 R_TIME_OFFSET = 26
+R_CGROUP_TASKS = 27
+R_CGROUP_INTO = 28
 R_CONSOLE = 50
 R_HOOK_CREATE_CONTAINER = 51
 R_HOOK_START_CONTAINER = 52
@@ -183,9 +185,16 @@ def with_home(env: list[str], rootfs: str, uid: int) -> list[str]:
 def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = False,
                  preserve_fds: int = 0, cgroup_mounts=None,
                  console_fd: int = -1, cid: str = "",
-                 new_keyring: bool = True) -> tuple[bytes, dict]:
-    """The plan for `create`; also returns facts the parent needs (namespaces)."""
+                 new_keyring: bool = True, cgroup_tasks: tuple[str, ...] = (),
+                 cgroup_into: str | None = None) -> tuple[bytes, dict]:
+    """The plan for `create`; also returns facts the parent needs (namespaces).
+    Stage 1 writes "0" to the `cgroup_tasks` files and clones the container into
+    `cgroup_into` (see cgroups.self_join)."""
     plan = Plan()
+    for path in cgroup_tasks:
+        plan.add(R_CGROUP_TASKS, _cstr(path, "$.linux.cgroupsPath"))
+    if cgroup_into:
+        plan.add(R_CGROUP_INTO, _cstr(cgroup_into, "$.linux.cgroupsPath"))
     if new_keyring:
         plan.add(R_KEYRING, _cstr(f"_ses.{cid}", "id"))
     linux = config.get("linux", {})

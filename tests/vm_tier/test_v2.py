@@ -3,6 +3,7 @@ about 20x slower here: few containers, each checked for several things."""
 
 import json
 import os
+import shutil
 import time
 
 import pytest
@@ -129,3 +130,27 @@ def test_pids_limit_and_devices(runtime, bundle):
     bundle.set_args("sh", "-c", "head -c0 /dev/fuse && echo fuse-ok")
     assert runtime.run_output(bundle, "sh", "-c", "head -c0 /dev/fuse && echo fuse-ok",
                               cid="ct-dev") == "fuse-ok\n"
+
+
+def test_cgroup_namespaces(runtime, bundle, tmp_path, rootfs_template):
+    """The init is cloned into its cgroup (clone3 CLONE_INTO_CGROUP): with a
+    cgroup namespace of its own it sees itself at "/". A container that joins
+    that namespace by path lands in its own cgroup too: with nsdelegate the
+    kernel refuses a clone into a cgroup outside the cloner's namespace, so
+    pyrunc moves that init in from the host."""
+    bundle.config["linux"]["namespaces"].append({"type": "cgroup"})
+    bundle.set_args("sh", "-c", "cat /proc/self/cgroup > /dev/shm/cg; sleep 100")
+    runtime("run", "-d", "-b", str(bundle), "ct-cgns", check=True)
+    owner = runtime.state("ct-cgns")["pid"]
+    assert wait_for(f"/proc/{owner}/root/dev/shm/cg") == "0::/\n"
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copytree(rootfs_template, other / "rootfs", symlinks=True)
+    cfg = json.loads(json.dumps(bundle.config))
+    cfg["linux"]["namespaces"][-1] = {"type": "cgroup", "path": f"/proc/{owner}/ns/cgroup"}
+    cfg["process"]["args"] = ["sleep", "100"]
+    (other / "config.json").write_text(json.dumps(cfg))
+    runtime("run", "-d", "-b", str(other), "ct-cgns-join", check=True)
+    pid = runtime.state("ct-cgns-join")["pid"]
+    d = cgroup_dir(runtime, "ct-cgns-join")
+    assert read(d, "cgroup.procs") == str(pid)

@@ -1,0 +1,121 @@
+"""How the init gets into its cgroups (csrc/cgroup.c): stage 1 writes "0" to
+each v1 hierarchy's tasks file and clones the container into its v2 cgroup,
+so that no write of a pid to cgroup.procs waits for an RCU grace period.
+Checked from the host and from inside, on this host's hybrid layout (the VM
+tier checks pure v2)."""
+
+import json
+import os
+import shutil
+
+import pytest
+
+from pyrunc import cgroups
+
+SLEEPER = ("sh", "-c", "while :; do sleep 1; done")
+
+
+def _state_file(runtime, cid: str) -> dict:
+    with open(os.path.join(runtime.root, cid, "state.json")) as f:
+        return json.load(f)
+
+
+def _host_view(pid: int) -> dict[str, str]:
+    """/proc/PID/cgroup as {hierarchy key as in state.json: path}."""
+    own = cgroups.own_cgroups(str(pid))
+    return {("unified" if k == "" else k): v for k, v in own.items()}
+
+
+def _expected(paths: dict[str, str]) -> dict[str, str]:
+    """The cgroup path (from the hierarchy's root) of each directory in paths."""
+    roots = {h.name or "unified": h for h in cgroups.hierarchies()}
+    out = {}
+    for key, d in paths.items():
+        h = roots[key]
+        rel = os.path.relpath(d, h.mountpoint)
+        out[key] = os.path.normpath(os.path.join(h.root, rel))
+    return out
+
+
+def test_init_is_in_every_hierarchy(runtime, bundle):
+    """The container's init (and so its processes) sit in the container's
+    cgroup of every v1 hierarchy and of the v2 one; stage 1 is gone."""
+    bundle.set_args("sleep", "1000")  # one process
+    runtime("run", "-d", "-b", str(bundle), "ct-join", check=True)
+    pid = runtime.state("ct-join")["pid"]
+    paths = _state_file(runtime, "ct-join")["cgroup"]
+    assert len(paths) > 1
+    seen = _host_view(pid)
+    for key, want in _expected(paths).items():
+        assert seen[key] == want, (key, seen)
+    for key, d in paths.items():  # and only the init: stage 1 exited
+        with open(os.path.join(d, "cgroup.procs")) as f:
+            assert f.read().split() == [str(pid)], key
+
+
+def test_cgroup_namespace_root_is_the_container(runtime, bundle):
+    """With a new cgroup namespace, every hierarchy's line reads "/": its
+    root is the container's cgroup, not stage 1's (which it would be if the
+    namespace were made by the clone into the v2 cgroup)."""
+    bundle.config["linux"]["namespaces"].append({"type": "cgroup"})
+    out = runtime.run_output(bundle, "cat", "/proc/self/cgroup", cid="ct-cgns")
+    lines = out.split()
+    assert len(lines) == len(cgroups.own_cgroups())
+    assert all(line.endswith(":/") for line in lines), out
+
+
+def test_joined_cgroup_namespace(runtime, bundle, tmp_path, rootfs_template):
+    """A container that joins another's cgroup namespace by path: its init
+    is in its own cgroups all the same (pyrunc moves it into the v2 one from
+    the host), and sees them relative to the joined namespace's root."""
+    bundle.config["linux"]["namespaces"].append({"type": "cgroup"})
+    bundle.set_args(*SLEEPER)
+    runtime("run", "-d", "-b", str(bundle), "ct-owner", check=True)
+    owner = runtime.state("ct-owner")["pid"]
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copytree(rootfs_template, other / "rootfs", symlinks=True)
+    cfg = json.loads(json.dumps(bundle.config))
+    cfg["linux"]["namespaces"] = [
+        n for n in cfg["linux"]["namespaces"] if n["type"] != "cgroup"
+    ] + [{"type": "cgroup", "path": f"/proc/{owner}/ns/cgroup"}]
+    cfg["process"]["args"] = list(SLEEPER)
+    (other / "config.json").write_text(json.dumps(cfg))
+    runtime("run", "-d", "-b", str(other), "ct-joiner", check=True)
+    pid = runtime.state("ct-joiner")["pid"]
+    assert os.readlink(f"/proc/{pid}/ns/cgroup") == os.readlink(f"/proc/{owner}/ns/cgroup")
+    paths = _state_file(runtime, "ct-joiner")["cgroup"]
+    seen = _host_view(pid)
+    for key, want in _expected(paths).items():
+        assert seen[key] == want, (key, seen)
+
+
+@pytest.mark.skipif(not os.path.isdir("/sys/fs/cgroup/cpuset"), reason="no v1 cpuset")
+def test_failed_join_is_one_line_and_leaves_nothing(runtime, bundle):
+    """An existing v1 cpuset cgroup without cpus refuses the init (ENOSPC):
+    the error names the tasks file, and nothing is left behind."""
+    name = f"pyrunc-test-nocpus-{os.getpid()}"
+    empty = f"/sys/fs/cgroup/cpuset/{name}"
+    os.mkdir(empty)
+    try:
+        bundle.config["linux"]["cgroupsPath"] = f"/{name}"
+        bundle.write()
+        r = runtime("create", "-b", str(bundle), "ct-nocpus")
+        assert r.returncode == 1
+        err = r.err
+        assert err.count("\n") == 1 and "Traceback" not in err, err
+        assert f"joining cgroup {empty}/tasks: No space left on device" in err, err
+        assert not os.path.exists(os.path.join(runtime.root, "ct-nocpus"))
+        with open(os.path.join(empty, "tasks")) as f:
+            assert f.read() == ""
+        # the directories pyrunc made in the other hierarchies are gone
+        made = [d for d in _dirs_named(name) if d != empty]
+        assert not made, made
+    finally:
+        for d in _dirs_named(name):
+            os.rmdir(d)
+
+
+def _dirs_named(name: str) -> list[str]:
+    return [d for h in cgroups.hierarchies()
+            if os.path.isdir(d := os.path.join(h.mountpoint, name))]
