@@ -19,8 +19,14 @@ if [ -n "$missing" ]; then
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
 fi
-python=${PYTHON:-python3}
-[ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+# Debian's own python3 by default, not the first on PATH: it is built with
+# PGO and LTO and linked statically, and starts ~3 ms faster than a pyenv
+# build (--enable-shared), on every pyrunc call.
+python=$("${PYTHON:-/usr/bin/python3}" -c 'import os, sys; print(os.path.realpath(sys.executable))')
+if [ "$(sed -n 's/^executable = //p' "$venv/pyvenv.cfg" 2>/dev/null)" != "$python" ]; then
+	[ ! -e "$venv" ] || [ -f "$venv/pyvenv.cfg" ] || { echo "$venv is not a venv" >&2; exit 1; }
+	"$python" -m venv --clear "$venv"
+fi
 "$venv/bin/pip" install -q --upgrade pip setuptools wheel cffi
 extras=""
 [ "${1:-}" = --test ] && extras="[test]"
