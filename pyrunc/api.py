@@ -1,6 +1,6 @@
 """pyrunc's Python API, for tools and test harnesses.
 
-The CLI is built on the same functions (pyrunc.container), so a container
+The CLI is built on the same functions (pyrunc.container, create, execute), so a container
 made here is the one `pyrunc --root ROOT state ID` reports, and errors are
 the same `pyrunc.errors.PyruncError` (one line, JSON path where a config
 field is to blame)::
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 
-from . import container, execspec
+from . import container, create, execspec, execute
 from .errors import PyruncError
 from .state import DEFAULT_ROOT
 
@@ -41,7 +41,7 @@ class Runtime:
                console_socket: str | None = None, no_pivot: bool = False,
                preserve_fds: int = 0) -> dict:
         """Create a container from a bundle; returns its state (status created)."""
-        container.create(self.root, cid, bundle, pid_file=pid_file,
+        create.create(self.root, cid, bundle, pid_file=pid_file,
                          console_socket=console_socket, no_pivot=no_pivot,
                          preserve_fds=preserve_fds, systemd_cgroup=self.systemd_cgroup)
         return self.state(cid)
@@ -52,7 +52,7 @@ class Runtime:
 
     def run(self, cid: str, bundle: str, *, detach: bool = False, keep: bool = False) -> int:
         """create + start; in the foreground, wait and return the exit status."""
-        return container.run(self.root, cid, bundle, detach=detach, keep=keep,
+        return create.run(self.root, cid, bundle, detach=detach, keep=keep,
                              systemd_cgroup=self.systemd_cgroup)
 
     def state(self, cid: str) -> dict:
@@ -78,7 +78,7 @@ class Runtime:
         the foreground."""
         if process is None:
             process = execspec.exec_process_spec(self.root, cid, flags, list(args or []))
-        return container.exec_process(self.root, cid, process, detach=detach,
+        return execute.exec_process(self.root, cid, process, detach=detach,
                                       pid_file=pid_file)
 
     @staticmethod

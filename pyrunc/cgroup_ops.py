@@ -3,9 +3,9 @@ every process, ps, stats and events, update of the limits.
 
 Kept light (os and time only at module level): kill and delete use it."""
 
-import os
 import time
 
+from . import fastos as os
 from .errors import PyruncError
 from .resources import MAX_U64, Cgroup, WriteError, read, read_int, write
 

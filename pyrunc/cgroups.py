@@ -2,9 +2,9 @@
 the container's cgroup in each, put a process in, and remove them again.
 Limits are not applied here (see linux.resources, a later step)."""
 
-import os
 import time
 
+from . import fastos as os
 from .errors import PyruncError
 
 MOUNTINFO = "/proc/self/mountinfo"
@@ -195,14 +195,14 @@ def remove(made: list[str], timeout: float = 5.0) -> None:
     for d in sorted(made, key=lambda p: p.count("/"), reverse=True):
         while True:
             try:
-                if any(e.is_dir() for e in os.scandir(d)):
-                    break  # another container's cgroup lives below: keep it
                 os.rmdir(d)
                 break
             except FileNotFoundError:
                 break
             except OSError as e:
-                if e.errno == 16 and time.monotonic() < deadline:  # EBUSY
+                if e.errno == 16 and any(entry.is_dir() for entry in os.scandir(d)):
+                    break  # another container's cgroup lives below: keep it
+                if e.errno == 16 and time.monotonic() < deadline:  # processes leaving
                     time.sleep(0.005)
                     continue
                 if e.errno in (16, 39):  # still busy, or has children not ours

@@ -2,10 +2,9 @@
 
 Parsed by hand: argparse imports re and costs more than a whole `state`."""
 
-import os
 import sys
 
-from . import log
+from . import fastos as os
 from .errors import PyruncError
 from .state import DEFAULT_ROOT
 
@@ -157,7 +156,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _fail(msg: str) -> int:
-    log.error(msg)
+    if "pyrunc.log" in sys.modules:  # (only a --log file gets errors: _main imported it)
+        from . import log
+
+        log.error(msg)
     sys.stderr.write(f"pyrunc: {one_line(msg)}\n")
     return 1
 
@@ -175,7 +177,10 @@ def _main(args: list[str]) -> int:
     fmt = gflags.get("log-format", "text")
     if fmt not in ("text", "json"):
         raise PyruncError(f"invalid --log-format \"{fmt}\" (text or json)")
-    log.configure(gflags.get("log"), fmt, bool(gflags.get("debug")))
+    if gflags.get("log") or gflags.get("debug") or fmt != "text":  # (else log's defaults)
+        from . import log
+
+        log.configure(gflags.get("log"), fmt, bool(gflags.get("debug")))
     if gflags.get("trace") or "PYRUNC_TRACE" in os.environ:
         from . import trace
 
@@ -279,14 +284,14 @@ def _create_args(flags: dict) -> dict:
 
 
 def cmd_create(root: str, flags: dict, pos: list[str]) -> int:
-    from .container import create
+    from .create import create
 
     create(root, pos[0], flags.get("bundle") or ".", **_create_args(flags))
     return 0
 
 
 def cmd_run(root: str, flags: dict, pos: list[str]) -> int:
-    from .container import run
+    from .create import run
 
     if not flags.get("no-subreaper"):
         import prctl  # noqa: F401  (python-prctl; only for the subreaper bit)
@@ -333,8 +338,8 @@ def cmd_features(root: str, flags: dict, pos: list[str]) -> int:
 
 
 def cmd_exec(root: str, flags: dict, pos: list[str]) -> int:
-    from .container import exec_process
     from .execspec import exec_process_spec
+    from .execute import exec_process
 
     try:
         process = exec_process_spec(root, pos[0], flags, pos[1:])

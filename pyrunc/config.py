@@ -1,9 +1,8 @@
 """Loading config.json from a bundle: JSON, schema, and the semantic checks a
 runtime needs beyond the schema. Every error names the JSON path."""
 
-import os
-
 from . import fastjson
+from . import fastos as os
 from .capabilities import CAP_NUMBERS, CAP_SETS, last_cap
 from .errors import ConfigError, PyruncError
 

@@ -1,299 +1,38 @@
-"""Container operations: create, start, state, kill, delete, list, run.
+"""Operations on an existing container: start, state, kill, delete, list
+(create and run: create.py; exec: execute.py). Kept small: every `state`,
+`kill` and `delete` imports it."""
 
-This is pyrunc's Python API; the CLI is a thin layer over it."""
-
-import os
-
-from . import cgroups, state, trace
+from . import fastos as os
+from . import state
 from .errors import PyruncError
-from .signals import parse_signal
 from .state import START_SOCKET, Container, NotFound
 
 ACTIVE = ("created", "running", "paused")
 
 
-def _warn(msg: str) -> None:
+def warn(msg: str) -> None:
     from .log import warning
 
     warning(msg)
 
 
-def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
-           console_socket: str | None = None, no_pivot: bool = False,
-           preserve_fds: int = 0, no_new_keyring: bool = False,
-           pidfd_socket: str | None = None, listen_fds: int = 0,
-           systemd_cgroup: bool = False, _own_console: list | None = None) -> Container:
-    """Create a container: everything set up, the user process not yet run.
-
-    `_own_console` (used by `run`) receives our end of a console socket pair
-    when the process has a terminal and no console socket was given;
-    `systemd_cgroup` makes the cgroup a systemd scope (see systemd.py)."""
-    from . import plan
-    from .config import load_bundle
-    from .spawn import connect_console
-
-    state.validate_id(cid)
-    config, bundle, rootfs = load_bundle(bundle)
-    trace.step("pyrunc: config.json loaded and validated")
-    if listen_fds:  # socket activation passed on, as runc: the fds are 3..
-        process = config["process"]
-        process["env"] = [*process.get("env", []), f"LISTEN_FDS={listen_fds}", "LISTEN_PID=1"]
-    terminal = bool(config["process"].get("terminal"))
-    if terminal and not console_socket and _own_console is None:
-        raise PyruncError("cannot allocate a tty without --console-socket when detached "
-                          "($.process.terminal is true)")
-    linux = config.get("linux", {})
-    unit = None
-    if systemd_cgroup:
-        from . import systemd
-
-        *unit, paths = systemd.container_paths(linux.get("cgroupsPath"), cid)
-    else:
-        paths = cgroups.container_paths(linux.get("cgroupsPath"), cid)
-    hierarchies = {h.name or "unified": h for h in cgroups.hierarchies()}
-    if unit:  # a systemd scope needs a process: pyrunc moves stage 1 there
-        tasks, into, later = [], None, paths
-    else:
-        tasks, into, later = cgroups.self_join(paths, any(
-            ns.get("type") == "cgroup" and "path" in ns for ns in linux.get("namespaces", [])))
-    if "NOTIFY_SOCKET" in os.environ:
-        from . import notify
-
-        if notify.host_socket():
-            notify.setup_spec(config, os.path.join(root, cid))
-
-    def cgroup_mounts(dest: str, flags: int, where: str) -> list[bytes]:
-        sources = [(hierarchies[n].dirname, p) for n, p in paths.items()]
-        return plan.cgroup_bind_records(sources, dest, flags, where)
-
-    console_fd = -1
-    if terminal:
-        if console_socket:
-            console_fd = connect_console(console_socket, 3 + preserve_fds)
-        else:
-            from .spawn import above
-            from .tty import console_pair
-
-            ours, theirs = console_pair()
-            _own_console.append(ours)
-            console_fd = above(theirs, 3 + preserve_fds)
-    try:
-        plan_bytes, facts = plan.build_create(config, bundle, rootfs, no_pivot=no_pivot,
-                                              preserve_fds=preserve_fds,
-                                              cgroup_mounts=cgroup_mounts,
-                                              console_fd=console_fd, cid=cid,
-                                              new_keyring=not no_new_keyring,
-                                              cgroup_tasks=tuple(tasks), cgroup_into=into)
-        trace.step("pyrunc: plan written")
-        c = _create(root, cid, config, bundle, rootfs, paths, plan_bytes, facts,
-                    pid_file=pid_file, preserve_fds=preserve_fds, console_fd=console_fd,
-                    unit=unit, pyrunc_joins=later)
-        if pidfd_socket:
-            send_pidfd(pidfd_socket, c.pid)
-        return c
-    finally:
-        if console_fd >= 0:
-            os.close(console_fd)
-
-
-def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: dict,
-            plan_bytes: bytes, facts: dict, *, pid_file: str | None, preserve_fds: int,
-            console_fd: int, unit: list[str] | None = None,
-            pyrunc_joins: dict[str, str] | None = None) -> Container:
-    from . import hooks
-    from .spawn import Init, write_id_maps
-
-    linux = config.get("linux", {})
-    c = Container.new(root, cid)
-    init = None
-    made: list[str] = []
-    unit_started = False
-    hooks_started: list[bool] = []
-    all_hooks = config.get("hooks", {})
-    try:
-        _crash_point("claimed")
-        c.data = {
-            "ociVersion": config["ociVersion"], "id": cid, "status": "creating", "pid": 0,
-            "bundle": bundle, "rootfs": rootfs, "created": state.now_rfc3339(),
-            "annotations": config.get("annotations", {}),
-            "cgroup": paths, "cgroup_made": [],
-            "hooks": {k: v for k, v in config.get("hooks", {}).items()
-                      if k in ("poststart", "poststop")},
-            "pidns": "pid" in facts["namespaces"] and "path" not in facts["namespaces"]["pid"],
-            "namespaces": sorted(facts["namespaces"]),
-            "process": config["process"],
-        }
-        if unit:
-            c.data["systemd_unit"] = unit[1]
-        if "seccomp" in linux:  # exec'd processes get the same filter (as runc)
-            c.data["seccomp"] = linux["seccomp"]
-        attrs = {k: linux[k] for k in ("personality", "memoryPolicy") if k in linux}
-        if attrs:  # and the same personality and memory policy
-            c.data["linux_attrs"] = attrs
-        c.save()
-        _crash_point("state-saved")
-        if any(m.get("destination") == "/run/notify" for m in config.get("mounts", [])) \
-                and os.environ.get("NOTIFY_SOCKET"):
-            from . import notify
-
-            notify.make_dir(c.dir)
-        if not unit:
-            made = _make_cgroups(c, paths, linux)  # limits before the init joins
-        _crash_point("cgroups-made")
-        trace.step("pyrunc: state claimed, cgroups made")
-        start_fd = _listen_for_start(c)
-        try:
-            init = Init(plan_bytes, fifo_fd=start_fd, preserve_fds=preserve_fds,
-                        extra_fds=(console_fd,) if console_fd >= 0 else ())
-        finally:
-            os.close(start_fd)
-        _crash_point("init-spawned")
-        trace.step("pyrunc: pyrunc-init spawned from a sealed memfd")
-        if unit:
-            # a scope needs a process: systemd puts the waiting init in, with the
-            # limits it knows; the other files and hierarchies are ours, as usual
-            from . import systemd
-
-            res = linux.get("resources") or {}
-            unit_started = True
-            systemd.start(unit[0], unit[1], init.stage1, cid,
-                          systemd.properties(res, cgroups.pure_v2(paths)))
-            trace.step(f"pyrunc: systemd unit {unit[1]} started")
-            made = _make_cgroups(c, paths, linux)
-        # (with systemd: also the v1 hierarchies it does not manage; where the
-        # unit put the init already, the move changes nothing)
-        cgroups.join(paths if pyrunc_joins is None else pyrunc_joins, init.stage1)
-        _crash_point("cgroups-joined")
-        pid = init.go()
-        if unit:
-            systemd.set_properties(unit[1], systemd.tasks_max(linux.get("resources") or {}))
-        from .resources import apply_pids
-
-        apply_pids(paths, linux)
-        c.data["pid"] = pid
-        c.data["pid_start"] = state.proc_start_time(pid)
-        c.save()
-        _crash_point("pid-known")
-        trace.step(f"pyrunc: container pid {pid}")
-        if facts["new_user"]:
-            write_id_maps(pid, linux)
-        adj = config["process"].get("oomScoreAdj")
-        if adj is not None:
-            _write_oom_score_adj(pid, adj)
-        if linux.get("netDevices"):
-            from . import netdev
-
-            netdev.move(pid, linux["netDevices"])
-            trace.step("pyrunc: network devices moved")
-        init.maps_done()
-
-        def on_hooks() -> tuple[str, str]:
-            from .fastjson import dumps
-
-            hooks_started.append(True)
-            st = c.oci_state()
-            st["status"] = "creating"
-            st["pid"] = pid
-            hooks.run_hooks(all_hooks, "prestart", st)
-            hooks.run_hooks(all_hooks, "createRuntime", st)
-            # in the container's namespaces the init puts its own pid for \x01
-            def with_mark(status: str) -> str:
-                return dumps({**st, "pid": -1, "status": status}).replace(
-                    '"pid":-1', '"pid":\x01', 1)
-
-            return with_mark("creating"), with_mark("created")
-
-        init.wait_ready(on_hooks)
-        _crash_point("ready")
-        trace.step("pyrunc: container created")
-        c.data["status"] = "created"
-        c.save()
-        _crash_point("created-saved")
-        if pid_file:
-            _write_pid_file(pid_file, pid)
-    except BaseException:
-        if init is not None:
-            init.kill()
-        if hooks_started and all_hooks.get("poststop"):
-            # a failed create hook: stop, destroy, then poststop (runtime.md steps 12-13)
-            hooks.warn_hooks(all_hooks, "poststop", {**c.oci_state(), "status": "stopped"},
-                             _warn)
-        if unit_started:
-            _stop_unit(unit[1])
-        cgroups.remove(made)
-        c.remove()
-        raise
-    c.unlock()
-    return c
-
-
-def _make_cgroups(c: Container, paths: dict, linux: dict) -> list[str]:
-    """The container's cgroup directories that do not exist yet, with its limits."""
-    from .resources import setup
-
-    made = cgroups.create(paths)
-    c.data["cgroup_made"] = made
-    try:
-        setup(paths, made, linux)
-    except BaseException:
-        cgroups.remove(made)
-        raise
-    c.data["resources"] = linux.get("resources") or {}
-    c.save()
-    return made
-
-
-def _stop_unit(unit: str) -> None:
+def stop_unit(unit: str) -> None:
     """Stop a container's systemd unit; a failure is only a warning."""
     from . import systemd
 
     try:
         systemd.stop(unit)
     except PyruncError as e:
-        _warn(str(e))
+        warn(str(e))
 
 
-def send_pidfd(path: str, pid: int) -> None:
-    """--pidfd-socket: a pidfd of the process, sent over the unix socket at
-    `path` (one message, one SCM_RIGHTS fd, as runc)."""
-    import _socket
-    import array
-
-    pidfd = os.pidfd_open(pid)
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
-    try:
-        sock.connect(path)
-        sock.sendmsg([b"pidfd"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
-                                   array.array("i", [pidfd]).tobytes())])
-    except OSError as e:
-        raise PyruncError(f"--pidfd-socket {path}: {e.strerror}") from None
-    finally:
-        sock.close()
-        os.close(pidfd)
-
-
-def _start_socket_path(c: Container) -> str:
+def start_socket_path(c: Container) -> str:
     """exec.sock through the container directory's fd: short enough for
     sun_path whatever the root and id."""
     return f"/proc/self/fd/{c.lock_fd()}/{START_SOCKET}"
 
 
-def _listen_for_start(c: Container) -> int:
-    """The listening socket the created init waits on for `start`."""
-    import _socket
-
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
-    try:
-        sock.bind(_start_socket_path(c))
-        os.chmod(os.path.join(c.dir, START_SOCKET), 0o600)
-        sock.listen(1)
-    except OSError:
-        sock.close()
-        raise
-    return sock.detach()
-
-
-def _crash_point(step: str) -> None:
+def crash_point(step: str) -> None:
     """Tests only: PYRUNC_CRASH_AT=STEP makes pyrunc die by SIGKILL at STEP."""
     if os.environ.get("PYRUNC_CRASH_AT") == step:
         os.kill(os.getpid(), 9)
@@ -301,24 +40,9 @@ def _crash_point(step: str) -> None:
 
 CREATE_STEPS = ("claimed", "state-saved", "cgroups-made", "init-spawned", "cgroups-joined",
                 "pid-known", "ready", "created-saved")
+
+
 DELETE_STEPS = ("delete-locked", "delete-killed", "delete-cgroups-removed")
-
-
-def _write_oom_score_adj(pid: int, adj: int) -> None:
-    try:
-        with open(f"/proc/{pid}/oom_score_adj", "w") as f:
-            f.write(str(adj))
-    except OSError as e:
-        raise PyruncError(f"$.process.oomScoreAdj: setting {adj}: {e.strerror}") from None
-
-
-def _write_pid_file(path: str, pid: int) -> None:
-    """The pid, no newline, written atomically (containerd parses it with Atoi)."""
-    path = os.path.abspath(path)
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}")
-    with open(tmp, "w") as f:
-        f.write(str(pid))
-    os.rename(tmp, path)
 
 
 def start(root: str, cid: str) -> Container:
@@ -337,7 +61,7 @@ def start(root: str, cid: str) -> Container:
             run_hooks(hooks, "poststart", c.oci_state())
         except PyruncError:
             # the spec: a failed poststart hook stops the container (step 12)
-            _signal_cgroup(c, 9)
+            signal_cgroup(c, 9)
             raise
     return c
 
@@ -359,7 +83,7 @@ def _start_locked(c: Container) -> None:
         notify_sock = notify.bind(c.lock_fd())
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     try:
-        sock.connect(_start_socket_path(c))
+        sock.connect(start_socket_path(c))
     except OSError:
         sock.close()
         raise PyruncError("cannot start a container that has stopped") from None
@@ -405,15 +129,17 @@ def kill(root: str, cid: str, sig: str | int | None = None, all_procs: bool = Fa
     c = Container.load(root, cid)
     if sig is None:
         sig = c.data.get("annotations", {}).get(STOP_SIGNAL) or 15
+    from .signals import parse_signal
+
     signum = sig if isinstance(sig, int) else parse_signal(sig)
     status = c.status()
     if status not in ACTIVE:
         if all_procs and status == "stopped":
-            _signal_cgroup(c, signum)
+            signal_cgroup(c, signum)
             return
         raise PyruncError("container not running")
     if all_procs:
-        _signal_cgroup(c, signum)
+        signal_cgroup(c, signum)
     else:
         _signal_init(c, signum)
         if signum == 9 and status == "paused":  # a frozen (v1) process dies only when thawed
@@ -440,7 +166,7 @@ def _signal_init(c: Container, signum: int) -> None:
         os.close(pidfd)
 
 
-def _signal_cgroup(c: Container, signum: int) -> None:
+def signal_cgroup(c: Container, signum: int) -> None:
     """Every process in the cgroup (freeze, signal, thaw; cgroup.kill for SIGKILL)."""
     from .cgroup_ops import signal_all
 
@@ -448,8 +174,6 @@ def _signal_cgroup(c: Container, signum: int) -> None:
 
 
 def _wait_gone(c: Container, timeout: float = 10.0) -> None:
-    import select
-
     if c.pid <= 0:
         return
     try:
@@ -458,6 +182,8 @@ def _wait_gone(c: Container, timeout: float = 10.0) -> None:
         return
     try:
         if c.init_alive():
+            import select
+
             p = select.poll()
             p.register(pidfd, select.POLLIN)
             p.poll(int(timeout * 1000))
@@ -479,13 +205,16 @@ def delete(root: str, cid: str, force: bool = False) -> None:
         # The spec, not runc: a created container is not stopped, so it needs --force.
         if status != "stopped" and not force:
             raise PyruncError(f"cannot delete container {cid} that is not stopped: {status}")
-        _crash_point("delete-locked")
+        crash_point("delete-locked")
         # Also when "stopped" because its create died: its init may still wait.
         if c.pid and c.init_alive():
             _signal_init(c, 9)
-        _signal_cgroup(c, 9)
+        from . import cgroups  # (here: `state` and `kill` need not load it)
+
+        if cgroups.procs(c.data.get("cgroup", {})):  # (else nothing is left to kill)
+            signal_cgroup(c, 9)
         _wait_gone(c)
-        _crash_point("delete-killed")
+        crash_point("delete-killed")
         destroy(c)
     finally:
         c.unlock()  # (API callers live on: never keep the lock after an error)
@@ -498,11 +227,13 @@ def destroy(c: Container) -> None:
         from .hooks import warn_hooks
 
         st = c.oci_state()
-        warn_hooks(hooks, "poststop", st, _warn)
+        warn_hooks(hooks, "poststop", st, warn)
     if c.data.get("systemd_unit"):
-        _stop_unit(c.data["systemd_unit"])
+        stop_unit(c.data["systemd_unit"])
+    from . import cgroups
+
     cgroups.remove(c.data.get("cgroup_made", []))
-    _crash_point("delete-cgroups-removed")
+    crash_point("delete-cgroups-removed")
     c.remove()
 
 
@@ -515,161 +246,3 @@ def list_states(root: str) -> list[dict]:
         except PyruncError:
             continue
     return out
-
-
-def run(root: str, cid: str, bundle: str, *, detach: bool = False, keep: bool = False,
-        **create_args) -> int:
-    """create + start; in the foreground, wait and return the exit status."""
-    console: list = []
-    c = create(root, cid, bundle, _own_console=None if detach else console, **create_args)
-    pid = c.pid
-    master = -1
-    try:
-        if console:
-            from .tty import receive_master
-
-            master = receive_master(console[0])
-        start(root, cid)
-    except BaseException:
-        if master >= 0:
-            os.close(master)
-        delete(root, cid, force=True)
-        raise
-    if detach:
-        return 0
-    if master >= 0:
-        from .tty import relay
-
-        status = _exit_status(relay(master, pid))
-    else:
-        status = _wait_forwarding_signals(pid)
-    if not keep:
-        c = Container.load(root, cid)
-        c.lock()
-        _signal_cgroup(c, 9)
-        destroy(c)
-    return status
-
-
-FORWARDED = (1, 2, 3, 10, 12, 15, 28)  # HUP INT QUIT USR1 USR2 TERM WINCH
-
-
-def _wait_forwarding_signals(pid: int) -> int:
-    """Wait for our child `pid`, passing on the signals we receive."""
-    import _signal
-
-    def forward(signum: int, _frame: object) -> None:
-        try:
-            os.kill(pid, signum)
-        except ProcessLookupError:
-            pass
-
-    for s in FORWARDED:
-        _signal.signal(s, forward)
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
-        except ChildProcessError:
-            return 255
-    for s in FORWARDED:
-        _signal.signal(s, _signal.SIG_DFL)
-    return _exit_status(status)
-
-
-def _exit_status(status: int) -> int:
-    """A wait status as a shell exit code: 128+N when killed by signal N."""
-    if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
-    return os.WEXITSTATUS(status)
-
-
-class ExecError(PyruncError):
-    """An exec failure: runc exits 255 for these."""
-
-
-def exec_process(root: str, cid: str, process: dict, *, detach: bool = False,
-                 pid_file: str | None = None, pidfd_socket: str | None = None,
-                 console_socket: str | None = None,
-                 preserve_fds: int = 0, ignore_paused: bool = False,
-                 sub_cgroups: list[str] | None = None) -> int:
-    """Run a new process in a running container (joining all its namespaces and
-    its cgroup, or sub-cgroups of it). In the foreground, return its exit status."""
-    from . import plan
-    from .spawn import Init, above, connect_console
-
-    c = Container.load(root, cid)
-    status = c.status()
-    if status == "paused" and not ignore_paused:
-        raise ExecError("exec failed: cannot exec in a paused container "
-                        "(use --ignore-paused to override)")
-    if status not in ACTIVE:
-        raise ExecError("exec failed: cannot exec in a stopped container")
-    console_fd = -1
-    ours = None
-    if process.get("terminal"):
-        if console_socket:
-            console_fd = connect_console(console_socket, 3 + preserve_fds)
-        elif detach:
-            raise ExecError("exec failed: cannot allocate a tty without --console-socket "
-                            "when detached")
-        else:
-            from .tty import console_pair
-
-            ours, theirs = console_pair()
-            console_fd = above(theirs, 3 + preserve_fds)
-    init = None
-    master = -1
-    try:
-        plan_bytes = plan.build_exec(process, c.pid, c.data.get("namespaces", []),
-                                     c.data.get("rootfs", "/"), preserve_fds=preserve_fds,
-                                     console_fd=console_fd, container=c)
-        init = Init(plan_bytes, preserve_fds=preserve_fds,
-                    extra_fds=(console_fd,) if console_fd >= 0 else ())
-        if console_fd >= 0:
-            os.close(console_fd)
-            console_fd = -1
-        joiner = init.exec_helper()
-        # execCPUAffinity.initial: before the cgroup (its final: the init, last)
-        from .linux_attrs import initial_affinity
-
-        initial_affinity(joiner, process.get(
-            "execCPUAffinity", c.data.get("process", {}).get("execCPUAffinity")))
-        targets = cgroups.sub_paths(c.data.get("cgroup", {}), sub_cgroups or [])
-        # Into a paused container (--ignore-paused): the frozen cgroups last, or
-        # the setup itself would freeze half-way.
-        later = {n: p for n, p in targets.items() if status == "paused" and
-                 ("freezer" in n.split(",") or n == "unified")}
-        cgroups.join({n: p for n, p in targets.items() if n not in later}, joiner)
-        pid = init.go(stage1_exits=False)
-        init.maps_done()
-        if ours is not None:
-            from .tty import receive_master
-
-            master = receive_master(ours)
-        init.wait_ready()
-        if later:
-            cgroups.join(later, pid)
-    except PyruncError as e:
-        if init is not None:
-            init.kill()
-        if master >= 0:
-            os.close(master)
-        msg = str(e)
-        raise ExecError(msg if msg.startswith("exec failed") else f"exec failed: {msg}") from None
-    finally:
-        if console_fd >= 0:
-            os.close(console_fd)
-    if pid_file:
-        _write_pid_file(pid_file, pid)
-    if pidfd_socket:
-        send_pidfd(pidfd_socket, pid)
-    if detach:
-        return 0
-    if master >= 0:
-        from .tty import relay
-
-        return _exit_status(relay(master, pid))
-    return _wait_forwarding_signals(pid)

@@ -40,7 +40,7 @@ def build_plan(c: Container, tools: str | None, rw: bool, cmd: list[str]) -> byt
 def debug(root: str, cid: str, *, tools: str | None = None, rw: bool = False,
           cmd: list[str] | None = None) -> int:
     """Run the debug session in the foreground; return its exit status."""
-    from .container import _wait_forwarding_signals
+    from .create import wait_forwarding_signals
     from .spawn import Init
 
     c = Container.load(root, cid)
@@ -61,4 +61,4 @@ def debug(root: str, cid: str, *, tools: str | None = None, rw: bool = False,
     except BaseException:
         init.kill()
         raise
-    return _wait_forwarding_signals(pid)
+    return wait_forwarding_signals(pid)

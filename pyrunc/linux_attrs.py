@@ -5,9 +5,9 @@ linux.personality, linux.memoryPolicy and the mappings of idmapped mounts.
 Python checks them (every error names the JSON path) and packs them as plan
 records; csrc/attrs.c and csrc/idmap.c apply them."""
 
-import os
 import struct
 
+from . import fastos as os
 from .errors import ConfigError
 
 # <linux/sched.h>, <uapi/linux/sched/types.h>

@@ -3,10 +3,10 @@
 JSON lines carry level, msg and time (RFC 3339), as containerd's shim and
 podman parse them."""
 
-import os
 import sys
 
 from . import fastjson
+from . import fastos as os
 
 _target: str | None = None
 _format = "text"

@@ -8,9 +8,9 @@ caller's NOTIFY_SOCKET, and returns once the program says READY=1 (adding
 MAINPID, the container's pid as the host sees it)."""
 
 import _socket
-import os
 import select
 
+from . import fastos as os
 from .errors import PyruncError
 
 IN_CONTAINER = "/run/notify/notify.sock"

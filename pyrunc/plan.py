@@ -1,9 +1,9 @@
 """The plan: what the container's C init must do, packed as length-checked
 records (the format is described in csrc/plan.h)."""
 
-import os
 import struct
 
+from . import fastos as os
 from .capabilities import CAP_SETS, cap_mask
 from .config import NS_FILES, RLIMITS
 from .errors import ConfigError
@@ -168,10 +168,13 @@ def with_home(env: list[str], rootfs: str, uid: int) -> list[str]:
         return env
     home = "/"
     passwd = os.path.join(rootfs, "etc/passwd")
-    real = os.path.realpath(passwd)
-    if real.startswith(os.path.realpath(rootfs) + "/"):
+    inside = True
+    if os.path.islink(os.path.join(rootfs, "etc")) or os.path.islink(passwd):
+        passwd = os.path.realpath(passwd)  # (only then: it imports os)
+        inside = passwd.startswith(os.path.realpath(rootfs) + "/")
+    if inside:
         try:
-            with open(real, encoding="utf-8", errors="replace") as f:
+            with open(passwd, encoding="utf-8", errors="replace") as f:
                 for line in f:
                     fields = line.rstrip("\n").split(":")
                     if len(fields) >= 6 and fields[2] == str(uid):

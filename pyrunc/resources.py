@@ -10,8 +10,7 @@ Errors name the config field as a JSON path, the file and the value, e.g.
 ``$.linux.resources.memory.limit: cannot set memory limit 4M: current usage 9M``.
 """
 
-import os
-
+from . import fastos as os
 from .cgroups import pure_v2
 from .errors import PyruncError
 
@@ -282,7 +281,7 @@ def _memory_v1(d: str, mem: dict, limit: int, swap: int, reservation: int, f: st
     if reservation:
         _write(d, "memory.soft_limit_in_bytes", str(reservation), f"{f}.reservation")
     if mem.get("kernel"):
-        _warn(f"{f}.kernel: kernel memory limits are ignored (deprecated by the kernel)")
+        warn(f"{f}.kernel: kernel memory limits are ignored (deprecated by the kernel)")
     if mem.get("kernelTCP"):
         k = _num(mem["kernelTCP"], f"{f}.kernelTCP", -1)
         _write(d, "memory.kmem.tcp.limit_in_bytes", str(k), f"{f}.kernelTCP")
@@ -332,12 +331,12 @@ def _memory_v2(d: str, mem: dict, limit: int, swap: int, reservation: int, f: st
     for key in ("kernel", "kernelTCP", "swappiness", "useHierarchy"):
         if mem.get(key) not in (None, 0, -1, False) and not (key == "useHierarchy"
                                                               and mem[key] is True):
-            _warn(f"{f}.{key}: ignored on cgroup v2 (no such setting)")
+            warn(f"{f}.{key}: ignored on cgroup v2 (no such setting)")
     if mem.get("disableOOMKiller"):
-        _warn(f"{f}.disableOOMKiller: ignored on cgroup v2 (no such setting)")
+        warn(f"{f}.disableOOMKiller: ignored on cgroup v2 (no such setting)")
 
 
-def _warn(msg: str) -> None:
+def warn(msg: str) -> None:
     from .log import warning
 
     warning(msg)
@@ -523,7 +522,7 @@ def _blockio(cg: Cgroup, bio: dict) -> None:
         else:
             _write(d, "io.weight", str(blkio_to_io_weight(w)), f"{f}.weight")
     if bio.get("leafWeight"):
-        _warn(f"{f}.leafWeight: ignored on cgroup v2 (no such setting)")
+        warn(f"{f}.leafWeight: ignored on cgroup v2 (no such setting)")
     for i, wd in enumerate(bio.get("weightDevice") or []):
         wf = f"{f}.weightDevice[{i}]"
         if not wd.get("weight"):

@@ -20,10 +20,10 @@ error travels back up, so a valid document never builds a path.
 
 from __future__ import annotations
 
-import os
-
 from pyrunc import fastjson
 from pyrunc.errors import ConfigError, PyruncError
+
+from . import fastos as os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover

@@ -7,9 +7,9 @@ redundant, args that repeat an index are OR-ed (one rule each), and a filter
 whose default action denies gets runc's -ENOSYS stub for syscalls newer than
 the profile."""
 
-import os
 import struct
 
+from . import fastos as os
 from .errors import ConfigError
 
 ENOSYS = 38

@@ -6,11 +6,14 @@ process in the container can reach, let alone rewrite, a host file through
 
 import _socket
 import fcntl
-import os
 import struct
-from _collections_abc import Callable  # (collections.abc costs ~4 ms; this is loaded)
 
+from . import fastos as os
 from .errors import PyruncError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (importing collections.abc costs ~1.5 ms)
+    from collections.abc import Callable
 
 MSG_GO = b"g"
 MSG_PID = ord("P")
@@ -160,7 +163,7 @@ class Init:
     def maps_done(self) -> None:
         self.sock.send(MSG_MAPS_DONE)
 
-    def wait_ready(self, on_hooks: Callable[[], tuple[str, str]] | None = None) -> None:
+    def wait_ready(self, on_hooks: "Callable[[], tuple[str, str]] | None" = None) -> None:
         """Wait for `created`. At the hook point, the callback runs the host-side
         hooks and returns the states for the createContainer and startContainer
         hooks, which the init runs itself."""

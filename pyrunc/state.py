@@ -7,10 +7,10 @@ atomically. ``<root>/<id>/exec.sock`` is where the created init waits for
 commands that change a container."""
 
 import fcntl
-import os
 import time
 
 from . import fastjson
+from . import fastos as os
 from .errors import PyruncError
 
 DEFAULT_ROOT = "/run/pyrunc"
@@ -98,10 +98,13 @@ class Container:
     def new(cls, root: str, cid: str) -> "Container":
         """Claim the id: the directory is made atomically, so a duplicate fails."""
         validate_id(cid)
-        os.makedirs(root, mode=0o711, exist_ok=True)
         c = cls(root, cid)
         try:
-            os.mkdir(c.dir, 0o711)
+            try:
+                os.mkdir(c.dir, 0o711)
+            except FileNotFoundError:  # the first container under this root
+                os.makedirs(root, mode=0o711, exist_ok=True)
+                os.mkdir(c.dir, 0o711)
         except FileExistsError:
             raise PyruncError(f"container with given ID already exists: \"{cid}\"") from None
         c._creating = True

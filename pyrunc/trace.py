@@ -2,9 +2,10 @@
 and from the container's init (whose steps come over the sync socket), with
 the time each took, in microseconds."""
 
-import os
 import sys
 import time
+
+from . import fastos as os
 
 enabled = False
 _target: str | None = None

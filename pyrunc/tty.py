@@ -4,9 +4,9 @@ window size changes included, until the process exits."""
 
 import _socket
 import array
-import os
 import select
 
+from . import fastos as os
 from .errors import PyruncError
 
 

@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import tempfile
 
 import pytest
 
@@ -138,10 +139,45 @@ def test_hot_paths_import_nothing_heavy(bundle):
     code = ("import sys\n"
             "sys.path.append(f\"{sys.executable.rpartition('/bin/')[0]}/lib/python"
             "{sys.version_info[0]}.{sys.version_info[1]}/site-packages\")\n"
-            "from pyrunc import cli, container, config, plan, spawn, state, cgroups\n"
+            "from pyrunc import cli, container, create, config, plan, spawn, state, cgroups\n"
             f"config.load_bundle({str(bundle.path)!r})\n"
             "heavy = ('json', 're', 'enum', 'typing', 'collections', 'argparse', 'jsonschema')\n"
             "print(sorted(m for m in heavy if m in sys.modules))\n")
     p = subprocess.run([interp, "-S", "-c", code], capture_output=True, text=True, cwd="/")
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "[]", p.stdout
+
+
+def test_commands_do_not_import_os(runtime, bundle):
+    """run, state, kill and delete, each in a fresh interpreter started as the
+    launcher starts it: none imports os (~2 ms here, see fastos.py), nor
+    json, re or enum."""
+    import shutil
+
+    launcher = os.path.realpath(shutil.which("pyrunc"))
+    with open(launcher) as f:
+        interp = f.readline()[2:].split()[0]
+    code = ("import sys\n"
+            "sys.path.insert(0, f\"{sys.executable.rpartition('/bin/')[0]}/lib/python"
+            "{sys.version_info[0]}.{sys.version_info[1]}/site-packages\")\n"
+            "from pyrunc.cli import main\n"
+            "rc = main(sys.argv[1:])\n"
+            "heavy = ('os', 'posixpath', '_collections_abc', 'json', 're', 'enum', 'typing')\n"
+            "sys.stderr.write(f'rc={rc} heavy={sorted(m for m in heavy if m in sys.modules)}')\n")
+    bundle.set_args("sleep", "100")
+
+    def call(*args: str) -> str:
+        with tempfile.TemporaryFile() as err:  # (not a pipe: the container keeps it)
+            subprocess.run([interp, "-S", "-c", code, "--root", runtime.root, *args],
+                           stdout=subprocess.DEVNULL, stderr=err, cwd="/", check=False)
+            err.seek(0)
+            return err.read().decode().strip().splitlines()[-1]
+
+    runtime.ids.add("ct-hot")
+    os.makedirs(runtime.root)  # (the first create under a root makes it with os.makedirs)
+    assert call("run", "-d", "-b", str(bundle), "ct-hot") == "rc=0 heavy=[]"
+    assert call("state", "ct-hot") == "rc=0 heavy=[]"
+    assert call("kill", "ct-hot", "KILL") == "rc=0 heavy=[]"
+    runtime.wait_stopped("ct-hot")
+    assert call("delete", "ct-hot") == "rc=0 heavy=[]"
+    assert not os.path.exists(os.path.join(runtime.root, "ct-hot"))

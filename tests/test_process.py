@@ -1,5 +1,7 @@
 """Process attributes, checked from inside real containers."""
 
+import os
+
 
 def status_fields(text: str) -> dict[str, str]:
     return {k: v.strip() for k, _, v in (line.partition(":") for line in text.splitlines())}
@@ -91,6 +93,20 @@ def test_cwd_env_args(runtime, bundle):
 def test_home_from_passwd(runtime, bundle):
     bundle.config["process"]["user"] = {"uid": 65534, "gid": 65534}
     assert runtime.run_output(bundle, "sh", "-c", "echo $HOME") == "/home\n"
+
+
+def test_home_through_passwd_symlinks(runtime, bundle, host_dir):
+    """A passwd reached through a symlink inside the rootfs is read; one that
+    leads out of it, to the host, is not (HOME is then /)."""
+    etc = bundle.rootfs / "etc"
+    (etc / "passwd").rename(etc / "passwd.real")
+    (etc / "passwd").symlink_to("passwd.real")
+    assert runtime.run_output(bundle, "sh", "-c", "echo $HOME", cid="ct-home-in") == "/root\n"
+    with open(os.path.join(host_dir, "passwd"), "w") as f:
+        f.write("root:x:0:0:root:/host-secret:/bin/sh\n")
+    (etc / "passwd").unlink()
+    (etc / "passwd").symlink_to(os.path.join(host_dir, "passwd"))
+    assert runtime.run_output(bundle, "sh", "-c", "echo $HOME", cid="ct-home-out") == "/\n"
 
 
 def test_missing_cwd_is_created(runtime, bundle):

@@ -5,6 +5,8 @@ import os
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pyrunc import cgroups, fastjson, mounts, plan, signals, state
 from pyrunc.errors import ConfigError, PyruncError
@@ -164,3 +166,55 @@ def test_cgroups_path_forms():
     for name, path in rel.items():
         key = "" if name == "unified" else name
         assert path.endswith(os.path.join(own.get(key, "/"), "myid"))
+
+
+_PATHS = st.text(alphabet="/.ab", max_size=12)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_PATHS, st.lists(_PATHS, max_size=3))
+def test_fastos_paths_agree_with_posixpath(p, rest):
+    """fastos's path functions give posixpath's results, for any str path."""
+    import posixpath
+
+    from pyrunc import fastos
+
+    assert fastos.path.join(p, *rest) == posixpath.join(p, *rest)
+    for name in ("dirname", "basename", "isabs", "normpath", "abspath", "exists", "isdir",
+                 "islink"):
+        assert getattr(fastos.path, name)(p) == getattr(posixpath, name)(p), (name, p)
+
+
+def test_fastos_is_os_without_importing_it(tmp_path, monkeypatch):
+    """The functions and constants are os's own; a name fastos does not define
+    comes from the real os; environ reads what os.environ reads, also after a
+    change made through os."""
+    from pyrunc import fastos
+
+    assert fastos.open is os.open and fastos.O_CLOEXEC == os.O_CLOEXEC
+    assert fastos.path.isdir(str(tmp_path)) and fastos.path.islink("/proc/self")
+    assert fastos.makedirs is os.makedirs and fastos.path.realpath is os.path.realpath
+    monkeypatch.setenv("PYRUNC_TEST_ENV", "changed")
+    assert fastos.environ.get("PYRUNC_TEST_ENV") == "changed"
+    assert "PYRUNC_TEST_ENV" in fastos.environ and dict(fastos.environ.items()) == os.environ
+
+
+def test_fastos_environ_before_os_is_loaded():
+    """Without os loaded, environ is the process's environment decoded as os
+    decodes it (a byte that is not UTF-8 included), and reading it loads no os."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from pyrunc import fastos; v = fastos.environ.get('PYRUNC_X'); "
+            "print(ascii(v), 'PYRUNC_X' in fastos.environ, 'os' in sys.modules)")
+    env = {b"PYRUNC_X": b"a\xffb", b"PYTHONPATH": os.path.dirname(
+        os.path.dirname(fastos_file())).encode()}
+    out = subprocess.run([sys.executable, "-S", "-c", code], env=env, capture_output=True,
+                         check=True).stdout.decode()
+    assert out.split() == [ascii("a\udcffb"), "True", "False"]
+
+
+def fastos_file() -> str:
+    from pyrunc import fastos
+
+    return fastos.__file__

@@ -69,6 +69,17 @@ class OciRuntime:
         return self.name
 
 
+
+def extract_rootfs(tar_path: str, dest: str) -> None:
+    """Unpack our own rootfs tarball as it is (owners, devices, links); the
+    filter argument exists from Python 3.11.4 on (Debian's is 3.11.2)."""
+    with tarfile.open(tar_path) as t:
+        if hasattr(tarfile, "fully_trusted_filter"):
+            t.extractall(dest, filter="fully_trusted")
+        else:
+            t.extractall(dest)
+
+
 def docker_runtime_name(rt: OciRuntime) -> str:
     """The name dockerd knows the runtime by (see the dockerd fixture)."""
     if rt.name == "runc":

@@ -11,7 +11,6 @@ import os
 import re
 import socket
 import subprocess
-import tarfile
 import tempfile
 import time
 
@@ -61,8 +60,7 @@ class CrioReplay:
                host_pid: bool = False, resources: dict | None = None) -> str:
         b = os.path.join(self.dir, "bundles", cid)
         os.makedirs(os.path.join(b, "rootfs"))
-        with tarfile.open(self.rootfs_tar) as t:
-            t.extractall(os.path.join(b, "rootfs"), filter="fully_trusted")
+        cl.extract_rootfs(self.rootfs_tar, os.path.join(b, "rootfs"))
         spec = copy.deepcopy(self.template)
         spec["root"] = {"path": os.path.join(b, "rootfs")}
         spec["hostname"] = cid[:60]

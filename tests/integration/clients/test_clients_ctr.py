@@ -297,13 +297,11 @@ def test_shim_deletes_created_task(ctr, images, new_id):
     is not stopped MUST NOT be deleted): the plain delete is refused and the
     shim's clean-up, `delete --force`, removes it."""
     import json
-    import tarfile
 
     cid = new_id()
     bundle = os.path.join(ctr.d.base, "replay", cid)
     os.makedirs(os.path.join(bundle, "rootfs"))
-    with tarfile.open(images["rootfs"]) as t:
-        t.extractall(os.path.join(bundle, "rootfs"), filter="fully_trusted")
+    cl.extract_rootfs(images["rootfs"], os.path.join(bundle, "rootfs"))
     with open(os.path.join(os.path.dirname(__file__), "fixtures", "ctr-run-config.json")) as f:
         spec = json.load(f)
     spec["linux"]["cgroupsPath"] = f"/{ctr.d.namespace}/{cid}"
