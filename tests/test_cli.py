@@ -181,3 +181,19 @@ def test_commands_do_not_import_os(runtime, bundle):
     runtime.wait_stopped("ct-hot")
     assert call("delete", "ct-hot") == "rc=0 heavy=[]"
     assert not os.path.exists(os.path.join(runtime.root, "ct-hot"))
+
+
+def test_output_is_flushed_before_the_fast_exit():
+    """The launcher leaves with _exit (no interpreter teardown) after flushing
+    stdio: all of an output arrives through a pipe, and a reader gone away
+    gives exit 120 (as Python's own exit would), with no traceback. (With
+    stdout buffered, as it is without PYTHONUNBUFFERED.)"""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    p = subprocess.run(["pyrunc", "features"], capture_output=True, text=True, env=env)
+    assert p.returncode == 0 and json.loads(p.stdout)["ociVersionMax"], p.stdout[-200:]
+    r, w = os.pipe()
+    os.close(r)
+    p = subprocess.run(["pyrunc", "--version"], stdout=w, stderr=subprocess.PIPE, text=True,
+                       env=env)
+    os.close(w)
+    assert p.returncode == 120 and "Traceback" not in p.stderr, p.stderr
