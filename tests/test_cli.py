@@ -127,19 +127,27 @@ def test_launcher_with_and_without_site():
     assert p.returncode != 0  # so -S alone really lacks the venv's packages
 
 
+# What the launcher does under -S (bin/pyrunc): the venv's packages first.
+ADD_VENV = ("import sys\n"
+            "sys.path.insert(0, f\"{sys.executable.rpartition('/bin/')[0]}/lib/python"
+            "{sys.version_info[0]}.{sys.version_info[1]}/site-packages\")\n")
+
+
+def launcher_python() -> str:
+    """The interpreter on the installed launcher's #! line."""
+    import shutil
+
+    with open(os.path.realpath(shutil.which("pyrunc"))) as f:
+        return f.readline()[2:].split()[0]
+
+
 def test_hot_paths_import_nothing_heavy(bundle):
     """The modules of state/kill/delete/create/run, and loading and validating
     a config.json: none of json, re, enum, typing, collections, argparse or
     jsonschema (each costs milliseconds at every call)."""
-    import shutil
-
-    launcher = os.path.realpath(shutil.which("pyrunc"))
-    with open(launcher) as f:
-        interp = f.readline()[2:].split()[0]
-    code = ("import sys\n"
-            "sys.path.append(f\"{sys.executable.rpartition('/bin/')[0]}/lib/python"
-            "{sys.version_info[0]}.{sys.version_info[1]}/site-packages\")\n"
-            "from pyrunc import cli, container, create, config, plan, spawn, state, cgroups\n"
+    interp = launcher_python()
+    code = (ADD_VENV
+            + "from pyrunc import cli, container, create, config, plan, spawn, state, cgroups\n"
             f"config.load_bundle({str(bundle.path)!r})\n"
             "heavy = ('json', 're', 'enum', 'typing', 'collections', 'argparse', 'jsonschema')\n"
             "print(sorted(m for m in heavy if m in sys.modules))\n")
@@ -152,15 +160,9 @@ def test_commands_do_not_import_os(runtime, bundle):
     """run, state, kill and delete, each in a fresh interpreter started as the
     launcher starts it: none imports os (~2 ms here, see fastos.py), nor
     json, re or enum."""
-    import shutil
-
-    launcher = os.path.realpath(shutil.which("pyrunc"))
-    with open(launcher) as f:
-        interp = f.readline()[2:].split()[0]
-    code = ("import sys\n"
-            "sys.path.insert(0, f\"{sys.executable.rpartition('/bin/')[0]}/lib/python"
-            "{sys.version_info[0]}.{sys.version_info[1]}/site-packages\")\n"
-            "from pyrunc.cli import main\n"
+    interp = launcher_python()
+    code = (ADD_VENV
+            + "from pyrunc.cli import main\n"
             "rc = main(sys.argv[1:])\n"
             "heavy = ('os', 'posixpath', '_collections_abc', 'json', 're', 'enum', 'typing')\n"
             "sys.stderr.write(f'rc={rc} heavy={sorted(m for m in heavy if m in sys.modules)}')\n")
