@@ -131,11 +131,12 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
             c.data["linux_attrs"] = attrs
         c.save()
         crash_point("state-saved")
-        if any(m.get("destination") == "/run/notify" for m in config.get("mounts", [])) \
-                and os.environ.get("NOTIFY_SOCKET"):
+        if os.environ.get("NOTIFY_SOCKET"):
             from . import notify
 
-            notify.make_dir(c.dir)
+            notify_dir = os.path.dirname(notify.IN_CONTAINER)
+            if any(m.get("destination") == notify_dir for m in config.get("mounts", [])):
+                notify.make_dir(c.dir)
         if not unit:
             made = _make_cgroups(c, paths, linux)  # limits before the init joins
         crash_point("cgroups-made")
