@@ -50,19 +50,28 @@ int join_cgroups(const struct plan *p)
 }
 
 /* Like fork(), with `flags`, into the v2 cgroup `into` (-1: stay in ours).
- * Returns 0 in the child, which has its own cgroup namespace if asked for. */
+ * Returns 0 in the child, which has its own cgroup namespace if asked for.
+ * A kernel without clone3 (before 5.3; CLONE_INTO_CGROUP: 5.7) gets the old
+ * way: stage 1 moves itself through cgroup.procs first. */
 long clone_into_cgroup(uint64_t flags, int into)
 {
-	if (into < 0)
-		return syscall(SYS_clone, (unsigned long)flags, NULL, NULL, NULL, 0);
-	struct clone_args args;
-	memset(&args, 0, sizeof(args));
-	args.flags = (flags & ~(uint64_t)CLONE_NEWCGROUP) | CLONE_INTO_CGROUP;
-	args.cgroup = (uint64_t)into;
-	long pid = syscall(SYS_clone3, &args, sizeof(args));
-	if (pid == 0 && (flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
-		fail_errno(errno, "creating the cgroup namespace");
-	if (pid >= 0)
+	if (into >= 0) {
+		struct clone_args args;
+		memset(&args, 0, sizeof(args));
+		args.flags = (flags & ~(uint64_t)CLONE_NEWCGROUP) | CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)into;
+		long pid = syscall(SYS_clone3, &args, sizeof(args));
+		if (pid == 0 && (flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
+			fail_errno(errno, "creating the cgroup namespace");
+		if (pid >= 0 || (errno != ENOSYS && errno != E2BIG && errno != EINVAL)) {
+			close(into);
+			return pid;
+		}
+		int procs = openat(into, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+		if (procs < 0 || write(procs, "0", 1) != 1)
+			fail_errno(errno, "joining the v2 cgroup");
+		close(procs);
 		close(into);
-	return pid;
+	}
+	return syscall(SYS_clone, (unsigned long)flags, NULL, NULL, NULL, 0);
 }

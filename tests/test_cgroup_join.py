@@ -7,6 +7,8 @@ tier checks pure v2)."""
 import json
 import os
 import shutil
+import sys
+import time
 
 import pytest
 
@@ -119,3 +121,68 @@ def test_failed_join_is_one_line_and_leaves_nothing(runtime, bundle):
 def _dirs_named(name: str) -> list[str]:
     return [d for h in cgroups.hierarchies()
             if os.path.isdir(d := os.path.join(h.mountpoint, name))]
+
+
+NO_CLONE3 = r"""
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Run argv[1..] as on a kernel without clone3 (before 5.3): ENOSYS. */
+int main(int argc, char **argv)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+	if (argc < 2 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+		return 125;
+	execvp(argv[1], argv + 1);
+	return 127;
+}
+"""
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the filter is for x86_64")
+def test_kernel_without_clone3(runtime, bundle, tmp_path):
+    """Where clone3 is missing (ENOSYS), stage 1 moves itself into the v2
+    cgroup through cgroup.procs and clones the old way: the container is in
+    its cgroups all the same, and its cgroup namespace is rooted there."""
+    import subprocess
+
+    src = tmp_path / "no_clone3.c"
+    src.write_text(NO_CLONE3)
+    wrapper = tmp_path / "no_clone3"
+    subprocess.run(["cc", "-o", str(wrapper), str(src)], check=True)
+    probe = subprocess.run([str(wrapper), sys.executable, "-c",
+                            "import os, ctypes; print(ctypes.CDLL(None, use_errno=True)"
+                            ".syscall(435, 0, 0), ctypes.get_errno() == 38)"],
+                           capture_output=True, text=True)
+    assert probe.stdout.split() == ["-1", "True"], probe  # the wrapper works
+    bundle.config["linux"]["namespaces"].append({"type": "cgroup"})
+    bundle.set_args("sh", "-c", "cat /proc/self/cgroup; sleep 100")
+    out, err = tmp_path / "out", tmp_path / "err"
+    with open(out, "w") as o, open(err, "w") as e:  # (files: the container keeps them)
+        p = subprocess.run([str(wrapper), *runtime.cmd, "--root", runtime.root, "run", "-d",
+                            "-b", str(bundle), "ct-noclone3"], stdout=o, stderr=e, timeout=60)
+    runtime.ids.add("ct-noclone3")
+    assert p.returncode == 0, err.read_text()
+    pid = runtime.state("ct-noclone3")["pid"]
+    seen = _host_view(pid)
+    for key, want in _expected(_state_file(runtime, "ct-noclone3")["cgroup"]).items():
+        assert seen[key] == want, (key, seen)
+    deadline = time.monotonic() + 10
+    while out.read_text().count("\n") < len(seen) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lines = out.read_text().split()
+    assert len(lines) == len(seen) and all(line.endswith(":/") for line in lines), lines
