@@ -56,10 +56,26 @@ def __getattr__(name: str):
     return getattr(os, name)
 
 
+def _str_only(fn):
+    """Use `fn` for str arguments; posixpath's own function (importing os) for
+    anything else: bytes, pathlib paths."""
+    def call(*args):
+        if all(type(a) is str for a in args):
+            return fn(*args)
+        import posixpath
+
+        return getattr(posixpath, fn.__name__)(*args)
+
+    call.__name__ = call.__qualname__ = fn.__name__
+    call.__doc__ = fn.__doc__
+    return call
+
+
 class _Path:
-    """posixpath's functions for str paths (same results; see tests/test_units.py)."""
+    """posixpath's functions (same results for str paths: see tests/test_units.py)."""
 
     @staticmethod
+    @_str_only
     def join(a: str, *rest: str) -> str:
         path = a
         for b in rest:
@@ -72,6 +88,7 @@ class _Path:
         return path
 
     @staticmethod
+    @_str_only
     def dirname(p: str) -> str:
         head = p[:p.rfind("/") + 1]
         if head and head != "/" * len(head):
@@ -79,14 +96,17 @@ class _Path:
         return head
 
     @staticmethod
+    @_str_only
     def basename(p: str) -> str:
         return p[p.rfind("/") + 1:]
 
     @staticmethod
+    @_str_only
     def isabs(p: str) -> bool:
         return p.startswith("/")
 
     @staticmethod
+    @_str_only
     def normpath(p: str) -> str:
         if not p:
             return "."
@@ -103,11 +123,14 @@ class _Path:
                 parts.pop()
         return "/" * initial + "/".join(parts) or "."
 
-    def abspath(self, p: str) -> str:
-        return self.normpath(p if p.startswith("/") else self.join(getcwd(), p))
-
     @staticmethod
-    def exists(p: str) -> bool:
+    @_str_only
+    def abspath(p: str) -> str:
+        return path.normpath(p if p.startswith("/") else path.join(getcwd(), p))
+
+    # stat and lstat take str, bytes, path objects and fds, as os's do
+    @staticmethod
+    def exists(p) -> bool:
         try:
             stat(p)
         except (OSError, ValueError):
@@ -115,14 +138,14 @@ class _Path:
         return True
 
     @staticmethod
-    def isdir(p: str) -> bool:
+    def isdir(p) -> bool:
         try:
             return stat(p).st_mode & _S_IFMT == _S_IFDIR
         except (OSError, ValueError):
             return False
 
     @staticmethod
-    def islink(p: str) -> bool:
+    def islink(p) -> bool:
         try:
             return lstat(p).st_mode & _S_IFMT == _S_IFLNK
         except (OSError, ValueError):

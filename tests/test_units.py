@@ -185,6 +185,19 @@ def test_fastos_paths_agree_with_posixpath(p, rest):
         assert getattr(fastos.path, name)(p) == getattr(posixpath, name)(p), (name, p)
 
 
+def test_fastos_paths_of_other_types(tmp_path):
+    """bytes and pathlib paths get posixpath's answers too (the API takes them)."""
+    import posixpath
+
+    from pyrunc import fastos
+
+    for args in ((tmp_path, "a"), (b"/x/../y", b"z")):
+        assert fastos.path.join(*args) == posixpath.join(*args)
+        for name in ("dirname", "basename", "isabs", "normpath", "abspath", "exists", "isdir",
+                     "islink"):
+            assert getattr(fastos.path, name)(args[0]) == getattr(posixpath, name)(args[0])
+
+
 def test_fastos_is_os_without_importing_it(tmp_path, monkeypatch):
     """The functions and constants are os's own; a name fastos does not define
     comes from the real os; environ reads what os.environ reads, also after a
