@@ -11,6 +11,7 @@ ACTIVE = ("created", "running", "paused")
 
 
 def warn(msg: str) -> None:
+    """A warning in the log (--log, else stderr); the command goes on."""
     from .log import warning
 
     warning(msg)
