@@ -1,9 +1,9 @@
 """pyrunc's Python API, for tools and test harnesses.
 
-The CLI is built on the same functions (pyrunc.container, create, execute), so a container
-made here is the one `pyrunc --root ROOT state ID` reports, and errors are
-the same `pyrunc.errors.PyruncError` (one line, JSON path where a config
-field is to blame)::
+The CLI is built on the same functions (pyrunc.container, create, execute),
+so a container made here is the one `pyrunc --root ROOT state ID` reports,
+and errors are the same `pyrunc.errors.PyruncError` (one line, JSON path
+where a config field is to blame)::
 
     from pyrunc.api import Runtime
 
@@ -42,8 +42,8 @@ class Runtime:
                preserve_fds: int = 0) -> dict:
         """Create a container from a bundle; returns its state (status created)."""
         create.create(self.root, cid, bundle, pid_file=pid_file,
-                         console_socket=console_socket, no_pivot=no_pivot,
-                         preserve_fds=preserve_fds, systemd_cgroup=self.systemd_cgroup)
+                      console_socket=console_socket, no_pivot=no_pivot,
+                      preserve_fds=preserve_fds, systemd_cgroup=self.systemd_cgroup)
         return self.state(cid)
 
     def start(self, cid: str) -> None:
@@ -53,7 +53,7 @@ class Runtime:
     def run(self, cid: str, bundle: str, *, detach: bool = False, keep: bool = False) -> int:
         """create + start; in the foreground, wait and return the exit status."""
         return create.run(self.root, cid, bundle, detach=detach, keep=keep,
-                             systemd_cgroup=self.systemd_cgroup)
+                          systemd_cgroup=self.systemd_cgroup)
 
     def state(self, cid: str) -> dict:
         """The runtime-spec state document."""
@@ -79,7 +79,7 @@ class Runtime:
         if process is None:
             process = execspec.exec_process_spec(self.root, cid, flags, list(args or []))
         return execute.exec_process(self.root, cid, process, detach=detach,
-                                      pid_file=pid_file)
+                                    pid_file=pid_file)
 
     @staticmethod
     def reap() -> list[tuple[int, int]]:

@@ -97,8 +97,8 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
 
 def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: dict,
             plan_bytes: bytes, facts: dict, *, pid_file: str | None, preserve_fds: int,
-            console_fd: int, unit: list[str] | None = None,
-            pyrunc_joins: dict[str, str] | None = None) -> Container:
+            console_fd: int, unit: list[str] | None, pyrunc_joins: dict[str, str]
+            ) -> Container:
     from . import hooks
     from .spawn import Init, write_id_maps
 
@@ -162,7 +162,7 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
             made = _make_cgroups(c, paths, linux)
         # (with systemd: also the v1 hierarchies it does not manage; where the
         # unit put the init already, the move changes nothing)
-        cgroups.join(paths if pyrunc_joins is None else pyrunc_joins, init.stage1)
+        cgroups.join(pyrunc_joins, init.stage1)  # (what stage 1 does not join itself)
         crash_point("cgroups-joined")
         pid = init.go()
         if unit:
