@@ -31,8 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-CRUN_HYBRID = Path("/work/shared/tools/crun-hybrid")
-MAKE_ROOTFS = Path("/work/shared/tools/make-busybox-rootfs")
+# ../shared beside the repository (or $PYRUNC_SHARED): crun's hybrid wrapper, the rootfs tool.
+SHARED = Path(os.environ.get("PYRUNC_SHARED")
+              or Path(__file__).resolve().parent.parent.parent / "shared")
+CRUN_HYBRID = SHARED / "tools" / "crun-hybrid"
+MAKE_ROOTFS = SHARED / "tools" / "make-busybox-rootfs"
 BUSYBOX = Path("/bin/busybox")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PR_SET_CHILD_SUBREAPER = 36

@@ -2,8 +2,9 @@
 
     python3 -m conformance.matrix [--pyrunc PATH] [--runc PATH] [--crun PATH]
 
-crun runs through /work/shared/tools/crun-hybrid (crun 1.8 refuses hybrid
-cgroup hosts otherwise). A runtime that is missing is left out."""
+crun runs through ../shared/tools/crun-hybrid beside the repository (or under
+$PYRUNC_SHARED): crun 1.8 refuses hybrid cgroup hosts otherwise. A runtime that
+is missing is left out."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ from conformance import SPEC_VERSION, reqs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "RESULTS.md")
-CRUN_HYBRID = "/work/shared/tools/crun-hybrid"
+SHARED = os.environ.get("PYRUNC_SHARED") or os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "shared")
+CRUN_HYBRID = os.path.join(SHARED, "tools", "crun-hybrid")
 
 
 def run_one(name: str, path: str, out_dir: str) -> dict | None:

@@ -7,6 +7,26 @@ import tempfile
 import time
 
 CGROUP_ROOT = "/sys/fs/cgroup"
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The project's shared material (runtime-spec, client fixtures, the VM, tools):
+# ../shared beside the repository, as CI lays it out, or $PYRUNC_SHARED. Tests
+# that need it skip, naming it, when it is absent; nothing else depends on it.
+SHARED = os.environ.get("PYRUNC_SHARED") or os.path.join(os.path.dirname(REPO), "shared")
+
+
+def shared_path(*parts: str) -> str:
+    """A path under the shared directory (it may not exist)."""
+    return os.path.join(SHARED, *parts)
+
+
+def need_shared(*parts: str) -> str:
+    """A path under the shared directory, or skip the test saying it is absent."""
+    import pytest
+
+    path = shared_path(*parts)
+    if not os.path.exists(path):
+        pytest.skip(f"{path} is absent (the shared directory beside the repository)")
+    return path
 
 
 def reap_children() -> None:

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 from conftest import pyrunc_cmd
-from helpers import Snapshot
+from helpers import Snapshot, shared_path
 
 from pyrunc import check as check_mod
 from pyrunc.check import resolve_in_root
@@ -20,15 +20,7 @@ from pyrunc.check import resolve_in_root
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _shared(sub: str) -> str:
-    """shared/SUB beside the repository (as CI lays it), else /work/shared/SUB."""
-    for base in (os.path.join(os.path.dirname(REPO), "shared"), "/work/shared"):
-        if os.path.isdir(os.path.join(base, sub)):
-            return os.path.join(base, sub)
-    return os.path.join("/work/shared", sub)
-
-
-CLIENT_SPECS = _shared("reference/client-specs")
+CLIENT_SPECS = shared_path("reference", "client-specs")
 
 
 def run_check(bundle, *args: str, fmt: str = "json", root: str | None = None):
@@ -926,7 +918,7 @@ def test_section_mapping():
     assert s("$.unknown") == "config.md"
     assert s("$") == "config.md"
     # every section names a heading of the spec that is here
-    spec_dir = _shared("runtime-spec")
+    spec_dir = shared_path("runtime-spec")
     if not os.path.isdir(spec_dir):
         return
     import re

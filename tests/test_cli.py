@@ -6,9 +6,9 @@ import subprocess
 import tempfile
 
 import pytest
+from helpers import shared_path
 
-SPEC_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..",
-                        "shared", "runtime-spec", "schema")
+SPEC_DIR = shared_path("runtime-spec", "schema")
 
 
 def test_version(runtime):

@@ -7,6 +7,7 @@ import time
 
 import pytest
 from consoles import ConsoleSocket, read_until
+from helpers import need_shared
 
 SLEEPER = ("sh", "-c", "while :; do sleep 1; done")
 
@@ -69,10 +70,7 @@ def test_exec_process_file(running, tmp_path):
 
 def test_exec_client_process_fixtures(running, tmp_path):
     """The process.json files containerd, docker and podman wrote (made runnable)."""
-    ref = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "reference",
-                       "client-specs")
-    if not os.path.isdir(ref):
-        pytest.skip("client-specs not available")
+    ref = need_shared("reference", "client-specs")
     for name in ("ctr-exec-process.json", "docker-exec-process.json",
                  "podman-exec-process.json"):
         with open(os.path.join(ref, name)) as f:

@@ -26,14 +26,16 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
+from helpers import shared_path  # noqa: E402
+
 from pyrunc import schema  # noqa: E402
 from pyrunc.errors import ConfigError, PyruncError  # noqa: E402
 
 SCHEMAS = os.path.join(REPO, "schemas")
-SPEC = os.path.normpath(os.path.join(REPO, "..", "shared", "runtime-spec"))
+SPEC = shared_path("runtime-spec")
 OFFICIAL = os.path.join(SPEC, "schema")
 VECTORS = os.path.join(OFFICIAL, "test")
-CLIENT_SPECS = os.path.normpath(os.path.join(REPO, "..", "shared", "reference", "client-specs"))
+CLIENT_SPECS = shared_path("reference", "client-specs")
 
 jsonschema = pytest.importorskip("jsonschema")
 
@@ -727,11 +729,11 @@ def test_schema_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> 
 
 
 def test_no_jsonschema_on_hot_path() -> None:
-    fixture = os.path.join(CLIENT_SPECS, "docker-run-config.json")
-    if not os.path.exists(fixture):
-        fixture = os.path.join(VECTORS, "config", "good", "minimal.json")
-    code = ("import json, sys; import pyrunc.schema as s; "
-            f"s.validate(json.load(open({fixture!r}))); "
+    doc = {"ociVersion": "1.3.0", "root": {"path": "rootfs"},
+           "process": {"cwd": "/", "args": ["sh"], "user": {"uid": 0, "gid": 0}},
+           "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}]}}
+    code = ("import sys; import pyrunc.schema as s; "
+            f"s.validate({doc!r}); "
             "assert 'jsonschema' not in sys.modules, 'jsonschema imported'")
     env = dict(os.environ, PYTHONPATH=REPO, PYRUNC_SCHEMA_DIR=SCHEMAS)
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=REPO)

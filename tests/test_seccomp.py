@@ -15,8 +15,9 @@ import threading
 import time
 
 import pytest
+from helpers import need_shared, shared_path
 
-CLIENT_SPECS = "/work/shared/reference/client-specs"
+CLIENT_SPECS = shared_path("reference", "client-specs")
 
 # The test syscall: sched_yield (24) ignores its arguments, which the filter
 # still sees, and neither busybox sh nor a static binary's startup makes it.
@@ -80,9 +81,7 @@ def rule(names, action="SCMP_ACT_ERRNO", **extra) -> dict:
 
 
 def client_seccomp(client: str) -> dict:
-    path = os.path.join(CLIENT_SPECS, f"{client}-run-config.json")
-    if not os.path.exists(path):
-        pytest.skip(f"{path} is missing")
+    path = need_shared("reference", "client-specs", f"{client}-run-config.json")
     with open(path) as f:
         return json.load(f)["linux"]["seccomp"]
 

@@ -9,7 +9,10 @@ import sys
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RUN_IN_VM = os.path.join(os.path.dirname(REPO), "shared", "vm", "run-in-vm")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from helpers import shared_path  # noqa: E402
+
+RUN_IN_VM = shared_path("vm", "run-in-vm")
 
 
 def run_tier(tier: str, *, cgroup: str = "v2", init: str | None = None) -> None:

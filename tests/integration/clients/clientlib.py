@@ -30,7 +30,7 @@ import termios
 import time
 from dataclasses import dataclass, field
 
-from helpers import reap_children
+from helpers import reap_children, shared_path
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
@@ -160,11 +160,10 @@ def make_runtime(name: str, tmp: str) -> OciRuntime:
 def make_rootfs_tar(out: str) -> str:
     """A busybox rootfs tarball: shared/tools/make-busybox-rootfs when it is
     there (the project's shared tools), else the same layout built here."""
-    for tool in (os.path.join(REPO, "..", "shared", "tools", "make-busybox-rootfs"),
-                 "/work/shared/tools/make-busybox-rootfs"):
-        if os.path.exists(tool):
-            subprocess.run(["bash", tool, out], check=True, capture_output=True)
-            return out
+    tool = shared_path("tools", "make-busybox-rootfs")
+    if os.path.exists(tool):
+        subprocess.run(["bash", tool, out], check=True, capture_output=True)
+        return out
     busybox = os.path.realpath(shutil.which("busybox") or "/bin/busybox")
     applets = subprocess.run([busybox, "--list"], check=True, capture_output=True,
                              text=True).stdout.split()
@@ -417,30 +416,57 @@ def cgroup_dirs() -> set[str]:
     return out
 
 
-def remove_cgroups(before: set[str], ours: set[str], shared: tuple[str, ...]) -> list[str]:
+# The cgroups a client makes for its own processes (conmon moves itself into
+# libpod_parent/<id>/conmon): the client's, not the runtime's, so the clean-up
+# may stop what is left in them. A runtime's leftovers are only ever rmdir'd.
+CLIENT_OWN = ("conmon",)
+
+
+def remove_cgroups(before: set[str], ours: set[str], shared: tuple[str, ...],
+                   wait: float = 10.0) -> list[str]:
     """Remove the cgroups made since `before` for our containers (a path
     component containing one of `ours`: container ids, our namespace) and
     return those that could not be removed; then try the daemons' `shared`
-    parents (docker, libpod_parent...) if they are new and empty. Only rmdir:
-    another run's busy or populated cgroups are never touched. Directories
-    podman makes on the tmpfs for unmounted controllers go the same way."""
+    parents (docker, libpod_parent...) if they are new and empty. Only rmdir,
+    retried for up to `wait` s while they are busy (a process still leaving);
+    what is still in a client's own cgroup (CLIENT_OWN) is killed first.
+    Another run's cgroups are never touched. Directories podman makes on the
+    tmpfs for unmounted controllers go the same way."""
     left = []
     new = sorted(cgroup_dirs() - before, key=lambda p: -p.count("/"))
     for d in new:
         parts = d[len(CGROUP_ROOT) + 1:].split("/")[1:]
-        if any(tok in p for p in parts for tok in ours):
+        if not any(tok in p for p in parts for tok in ours):
+            continue
+        deadline = time.monotonic() + wait
+        while True:
+            if parts[-1] in CLIENT_OWN:
+                kill_pids(_cgroup_pids(d))
+                reap()
             try:
                 os.rmdir(d)
+                break
             except FileNotFoundError:
-                pass
+                break
             except OSError as e:
-                left.append(f"{d}: {e.strerror}")
+                if e.errno != errno.EBUSY or time.monotonic() > deadline:
+                    left.append(f"{d}: {e.strerror}")
+                    break
+                time.sleep(0.1)
     for d in new:
         parts = d[len(CGROUP_ROOT) + 1:].split("/")[1:]
         if parts and all(p in shared for p in parts):
             with contextlib.suppress(OSError):
                 os.rmdir(d)
     return left
+
+
+def _cgroup_pids(d: str) -> list[int]:
+    try:
+        with open(os.path.join(d, "cgroup.procs")) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
 
 
 def mounts_under(path: str) -> list[str]:
