@@ -1,8 +1,8 @@
 """create and run: a container from a bundle, set up to the point where
 only its user process remains to be started (see spawn.py, csrc/init.c)."""
 
-from . import cgroups, state, trace
-from . import fastos as os
+from . import state
+from .cgroups import host as cgroups
 from .container import (
     crash_point,
     delete,
@@ -15,6 +15,8 @@ from .container import (
 )
 from .errors import PyruncError
 from .state import START_SOCKET, Container
+from .util import fastos as os
+from .util import trace
 
 
 def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
@@ -28,7 +30,7 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
     when the process has a terminal and no console socket was given;
     `systemd_cgroup` makes the cgroup a systemd scope (see systemd.py)."""
     from . import plan
-    from .config import load_bundle
+    from .config.load import load_bundle
     from .spawn import connect_console
 
     state.validate_id(cid)
@@ -44,7 +46,7 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
     linux = config.get("linux", {})
     unit = None
     if systemd_cgroup:
-        from . import systemd
+        from .cgroups import systemd
 
         *unit, paths = systemd.container_paths(linux.get("cgroupsPath"), cid)
     else:
@@ -56,7 +58,7 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
         tasks, into, later = cgroups.self_join(paths, any(
             ns.get("type") == "cgroup" and "path" in ns for ns in linux.get("namespaces", [])))
     if "NOTIFY_SOCKET" in os.environ:
-        from . import notify
+        from .linux import notify
 
         if notify.host_socket():
             notify.setup_spec(config, os.path.join(root, cid))
@@ -70,8 +72,8 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
         if console_socket:
             console_fd = connect_console(console_socket, 3 + preserve_fds)
         else:
+            from .linux.tty import console_pair
             from .spawn import above
-            from .tty import console_pair
 
             ours, theirs = console_pair()
             _own_console.append(ours)
@@ -132,7 +134,7 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
         c.save()
         crash_point("state-saved")
         if os.environ.get("NOTIFY_SOCKET"):
-            from . import notify
+            from .linux import notify
 
             notify_dir = os.path.dirname(notify.IN_CONTAINER)
             if any(m.get("destination") == notify_dir for m in config.get("mounts", [])):
@@ -152,7 +154,7 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
         if unit:
             # a scope needs a process: systemd puts the waiting init in, with the
             # limits it knows; the other files and hierarchies are ours, as usual
-            from . import systemd
+            from .cgroups import systemd
 
             res = linux.get("resources") or {}
             unit_started = True
@@ -167,7 +169,7 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
         pid = init.go()
         if unit:
             systemd.set_properties(unit[1], systemd.tasks_max(linux.get("resources") or {}))
-        from .resources import apply_pids
+        from .cgroups.resources import apply_pids
 
         apply_pids(paths, linux)
         c.data["pid"] = pid
@@ -181,14 +183,14 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
         if adj is not None:
             _write_oom_score_adj(pid, adj)
         if linux.get("netDevices"):
-            from . import netdev
+            from .linux import netdev
 
             netdev.move(pid, linux["netDevices"])
             trace.step("pyrunc: network devices moved")
         init.maps_done()
 
         def on_hooks() -> tuple[str, str]:
-            from .fastjson import dumps
+            from .util.fastjson import dumps
 
             hooks_started.append(True)
             st = c.oci_state()
@@ -229,7 +231,7 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
 
 def _make_cgroups(c: Container, paths: dict, linux: dict) -> list[str]:
     """The container's cgroup directories that do not exist yet, with its limits."""
-    from .resources import setup
+    from .cgroups.resources import setup
 
     made = cgroups.create(paths)
     c.data["cgroup_made"] = made
@@ -303,7 +305,7 @@ def run(root: str, cid: str, bundle: str, *, detach: bool = False, keep: bool = 
     master = -1
     try:
         if console:
-            from .tty import receive_master
+            from .linux.tty import receive_master
 
             master = receive_master(console[0])
         start(root, cid)
@@ -315,7 +317,7 @@ def run(root: str, cid: str, bundle: str, *, detach: bool = False, keep: bool = 
     if detach:
         return 0
     if master >= 0:
-        from .tty import relay
+        from .linux.tty import relay
 
         status = exit_status(relay(master, pid))
     else:

@@ -9,7 +9,7 @@ shell at all and leaves nothing behind (see csrc/debug.c)."""
 import os
 import struct
 
-from . import cgroups
+from .cgroups import host as cgroups
 from .errors import PyruncError
 from .state import Container
 

@@ -1,12 +1,12 @@
 """exec: a new process in a running container, joining its namespaces and
 cgroups (see csrc/init.c for why the process is born in its final shape)."""
 
-from . import cgroups
-from . import fastos as os
+from .cgroups import host as cgroups
 from .container import ACTIVE
 from .create import exit_status, send_pidfd, wait_forwarding_signals, write_pid_file
 from .errors import PyruncError
 from .state import Container
+from .util import fastos as os
 
 
 class ExecError(PyruncError):
@@ -39,7 +39,7 @@ def exec_process(root: str, cid: str, process: dict, *, detach: bool = False,
             raise ExecError("exec failed: cannot allocate a tty without --console-socket "
                             "when detached")
         else:
-            from .tty import console_pair
+            from .linux.tty import console_pair
 
             ours, theirs = console_pair()
             console_fd = above(theirs, 3 + preserve_fds)
@@ -56,7 +56,7 @@ def exec_process(root: str, cid: str, process: dict, *, detach: bool = False,
             console_fd = -1
         joiner = init.exec_helper()
         # execCPUAffinity.initial: before the cgroup (its final: the init, last)
-        from .linux_attrs import initial_affinity
+        from .linux.attrs import initial_affinity
 
         initial_affinity(joiner, process.get(
             "execCPUAffinity", c.data.get("process", {}).get("execCPUAffinity")))
@@ -69,7 +69,7 @@ def exec_process(root: str, cid: str, process: dict, *, detach: bool = False,
         pid = init.go(stage1_exits=False)
         init.maps_done()
         if ours is not None:
-            from .tty import receive_master
+            from .linux.tty import receive_master
 
             master = receive_master(ours)
         init.wait_ready()
@@ -92,7 +92,7 @@ def exec_process(root: str, cid: str, process: dict, *, detach: bool = False,
     if detach:
         return 0
     if master >= 0:
-        from .tty import relay
+        from .linux.tty import relay
 
         return exit_status(relay(master, pid))
     return wait_forwarding_signals(pid)

@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from pyrunc import cgroup_ops, devices_bpf, resources
+from pyrunc import ops as cgroup_ops
+from pyrunc.cgroups import devices_bpf, resources
 from pyrunc.errors import PyruncError
 
 MiB = 1 << 20

@@ -26,7 +26,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from pyrunc import schema  # noqa: E402
+from pyrunc.config import schema  # noqa: E402
 from pyrunc.errors import ConfigError, PyruncError  # noqa: E402
 
 SCHEMAS = os.path.join(REPO, "schemas")
@@ -721,7 +721,7 @@ def test_schema_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> 
     with pytest.raises(PyruncError, match="cannot read schema"):
         schema.validate({}, "config")
     monkeypatch.delenv("PYRUNC_SCHEMA_DIR")
-    installed = os.path.join(os.path.dirname(schema.__file__), "schemas")
+    installed = os.path.join(os.path.dirname(os.path.dirname(schema.__file__)), "schemas")
     expected = installed if os.path.isdir(installed) else SCHEMAS
     assert os.path.samefile(schema.schema_dir(), expected)
 
@@ -730,7 +730,7 @@ def test_no_jsonschema_on_hot_path() -> None:
     fixture = os.path.join(CLIENT_SPECS, "docker-run-config.json")
     if not os.path.exists(fixture):
         fixture = os.path.join(VECTORS, "config", "good", "minimal.json")
-    code = ("import json, sys; import pyrunc.schema as s; "
+    code = ("import json, sys; import pyrunc.config.schema as s; "
             f"s.validate(json.load(open({fixture!r}))); "
             "assert 'jsonschema' not in sys.modules, 'jsonschema imported'")
     env = dict(os.environ, PYTHONPATH=REPO, PYRUNC_SCHEMA_DIR=SCHEMAS)

@@ -1,10 +1,10 @@
 """Loading config.json from a bundle: JSON, schema, and the semantic checks a
 runtime needs beyond the schema. Every error names the JSON path."""
 
-from . import fastjson
-from . import fastos as os
-from .capabilities import CAP_NUMBERS, CAP_SETS, last_cap
-from .errors import ConfigError, PyruncError
+from ..errors import ConfigError, PyruncError
+from ..linux.capabilities import CAP_NUMBERS, CAP_SETS, last_cap
+from ..util import fastjson
+from ..util import fastos as os
 
 NAMESPACES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time")
 RLIMITS = {
@@ -90,7 +90,7 @@ def check(config: dict) -> None:
     if "intelRdt" in linux and not os.path.exists("/sys/fs/resctrl/schemata"):
         raise ConfigError("$.linux.intelRdt", "Intel RDT is not available on this host "
                           "(no resctrl filesystem at /sys/fs/resctrl)")
-    from . import linux_attrs
+    from ..linux import attrs as linux_attrs
 
     for i, mount in enumerate(config.get("mounts", [])):
         if "destination" not in mount:
@@ -101,7 +101,7 @@ def check(config: dict) -> None:
         linux_attrs.check_mount_idmap(mount, f"$.mounts[{i}]")
     linux_attrs.check_linux(linux)
     if linux.get("netDevices"):
-        from . import netdev
+        from ..linux import netdev
 
         netdev.check(linux, namespaces)
     for severity, path, message in sysctl_findings(config):
@@ -174,7 +174,7 @@ def check_process(process: dict, where: str) -> None:
         seen.add(kind)
         if rl["soft"] > rl["hard"]:
             raise ConfigError(f"{where}.rlimits[{i}]", "soft limit is above the hard limit")
-    from .linux_attrs import check_process as check_linux_process
+    from ..linux.attrs import check_process as check_linux_process
 
     check_linux_process(process, where)
 

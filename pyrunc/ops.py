@@ -5,9 +5,9 @@ Kept light (os and time only at module level): kill and delete use it."""
 
 import time
 
-from . import fastos as os
+from .cgroups.resources import MAX_U64, Cgroup, WriteError, read, read_int, write
 from .errors import PyruncError
-from .resources import MAX_U64, Cgroup, WriteError, read, read_int, write
+from .util import fastos as os
 
 # -- freezer -------------------------------------------------------------------
 
@@ -511,7 +511,7 @@ def container_stats(root: str, cid: str) -> dict:
 def events(root: str, cid: str, interval: float, out, *, poll: float = 0.1) -> None:
     """Stream events as runc does: a stats line every `interval` seconds, an
     oom line whenever the OOM count grows; return when the container stops."""
-    from . import fastjson
+    from .util import fastjson
 
     c = _load(root, cid, lock=False)
     paths = _active(c, "events")
@@ -544,7 +544,7 @@ def events(root: str, cid: str, interval: float, out, *, poll: float = 0.1) -> N
 
 def update(root: str, cid: str, request: dict) -> dict:
     """Change the limits of a live container; returns the stored result."""
-    from .resources import apply
+    from .cgroups.resources import apply
 
     c = _load(root, cid)
     if c.status() not in ("created", "running", "paused"):
@@ -554,8 +554,8 @@ def update(root: str, cid: str, request: dict) -> dict:
         return c.data.get("resources", {})
     merged = merge(c.data.get("resources") or {}, delta)
     if c.data.get("systemd_unit"):  # systemd first, then the exact values in the files
-        from . import systemd
-        from .cgroups import pure_v2
+        from .cgroups import systemd
+        from .cgroups.host import pure_v2
 
         systemd.set_properties(c.data["systemd_unit"], systemd.properties(
             delta, pure_v2(c.data.get("cgroup", {})), merged) + systemd.tasks_max(delta))
@@ -622,7 +622,7 @@ def _int_flag(flags: dict, name: str) -> int | None:
 def update_request(flags: dict, stdin) -> dict:
     """The linux.resources change that `pyrunc update` asks for: the JSON of
     --resources (a file, or - for stdin), else the flags (as runc)."""
-    from . import fastjson
+    from .util import fastjson
 
     src = flags.get("resources")
     if src:

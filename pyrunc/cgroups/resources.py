@@ -10,9 +10,9 @@ Errors name the config field as a JSON path, the file and the value, e.g.
 ``$.linux.resources.memory.limit: cannot set memory limit 4M: current usage 9M``.
 """
 
-from . import fastos as os
-from .cgroups import pure_v2
-from .errors import PyruncError
+from ..errors import PyruncError
+from ..util import fastos as os
+from .host import pure_v2
 
 RES = "$.linux.resources"
 MAX_U64 = 18446744073709551615
@@ -177,7 +177,7 @@ def enable_controllers(paths: dict[str, str], made: list[str]) -> None:
 
 
 def _mountpoint(path: str) -> str:
-    from .cgroups import hierarchies
+    from .host import hierarchies
 
     for h in hierarchies():
         if h.version == 2 and (path == h.mountpoint or path.startswith(h.mountpoint + "/")):
@@ -337,7 +337,7 @@ def _memory_v2(d: str, mem: dict, limit: int, swap: int, reservation: int, f: st
 
 
 def warn(msg: str) -> None:
-    from .log import warning
+    from ..util.log import warning
 
     warning(msg)
 

@@ -4,8 +4,8 @@ Limits are not applied here (see linux.resources, a later step)."""
 
 import time
 
-from . import fastos as os
-from .errors import PyruncError
+from ..errors import PyruncError
+from ..util import fastos as os
 
 MOUNTINFO = "/proc/self/mountinfo"
 

@@ -20,10 +20,10 @@ error travels back up, so a valid document never builds a path.
 
 from __future__ import annotations
 
-from pyrunc import fastjson
 from pyrunc.errors import ConfigError, PyruncError
+from pyrunc.util import fastjson
 
-from . import fastos as os
+from ..util import fastos as os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,7 +59,7 @@ def schema_dir() -> str:
     env = os.environ.get("PYRUNC_SCHEMA_DIR")
     if env:
         return env
-    here = os.path.dirname(os.path.abspath(__file__))
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the package
     installed = os.path.join(here, "schemas")
     if os.path.isdir(installed):
         return installed

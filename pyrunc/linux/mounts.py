@@ -1,6 +1,6 @@
 """Mount options of config.json turned into mount(2) flags and data."""
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 MS_RDONLY = 0x1
 MS_NOSUID = 0x2

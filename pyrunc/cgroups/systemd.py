@@ -7,7 +7,7 @@ then written to the cgroup files as for the other drivers."""
 import os
 from contextlib import contextmanager
 
-from .errors import PyruncError
+from ..errors import PyruncError
 
 DEST = "org.freedesktop.systemd1"
 OBJ = "/org/freedesktop/systemd1"
@@ -63,7 +63,7 @@ def expand_slice(slice_: str) -> str:
 
 def container_paths(cgroups_path: str | None, cid: str) -> tuple[str, str, dict[str, str]]:
     """(slice, unit, {hierarchy: directory}) of the container's unit."""
-    from .cgroups import directories
+    from .host import directories
 
     slice_, unit = parse_path(cgroups_path, cid)
     if not running():
@@ -80,7 +80,7 @@ def container_paths(cgroups_path: str | None, cid: str) -> tuple[str, str, dict[
 
 def _cpus_mask(text: str, where: str) -> bytes:
     """A cpu or node list ("0-2,4") as systemd's bitmask (ay, little end first)."""
-    from .linux_attrs import MAX_CPUS, mask_words, parse_list
+    from ..linux.attrs import MAX_CPUS, mask_words, parse_list
 
     _, words = mask_words(parse_list(text, where, MAX_CPUS))
     return words.rstrip(b"\0")
