@@ -17,16 +17,6 @@ def warn(msg: str) -> None:
     warning(msg)
 
 
-def stop_unit(unit: str) -> None:
-    """Stop a container's systemd unit; a failure is only a warning."""
-    from .cgroups import systemd
-
-    try:
-        systemd.stop(unit)
-    except PyruncError as e:
-        warn(str(e))
-
-
 def start_socket_path(c: Container) -> str:
     """exec.sock through the container directory's fd: short enough for
     sun_path whatever the root and id."""
@@ -144,9 +134,9 @@ def kill(root: str, cid: str, sig: str | int | None = None, all_procs: bool = Fa
     else:
         _signal_init(c, signum)
         if signum == 9 and status == "paused":  # a frozen (v1) process dies only when thawed
-            from .ops import freeze
+            from .cgroups import manager
 
-            freeze(c.data.get("cgroup", {}), False)
+            manager.load(c.data).freeze(False)
 
 
 def _signal_init(c: Container, signum: int) -> None:
@@ -169,9 +159,9 @@ def _signal_init(c: Container, signum: int) -> None:
 
 def signal_cgroup(c: Container, signum: int) -> None:
     """Every process in the cgroup (freeze, signal, thaw; cgroup.kill for SIGKILL)."""
-    from .ops import signal_all
+    from .cgroups import manager
 
-    signal_all(c.data.get("cgroup", {}), signum)
+    manager.load(c.data).signal_all(signum)
 
 
 def _wait_gone(c: Container, timeout: float = 10.0) -> None:
@@ -210,9 +200,9 @@ def delete(root: str, cid: str, force: bool = False) -> None:
         # Also when "stopped" because its create died: its init may still wait.
         if c.pid and c.init_alive():
             _signal_init(c, 9)
-        from .cgroups import host as cgroups  # (here: `state` and `kill` need not load it)
+        from .cgroups import manager  # (here: `state` and `kill` need not load it)
 
-        if cgroups.procs(c.data.get("cgroup", {})):  # (else nothing is left to kill)
+        if manager.load(c.data).procs():  # (else nothing is left to kill)
             signal_cgroup(c, 9)
         _wait_gone(c)
         crash_point("delete-killed")
@@ -229,11 +219,9 @@ def destroy(c: Container) -> None:
 
         st = c.oci_state()
         warn_hooks(hooks, "poststop", st, warn)
-    if c.data.get("systemd_unit"):
-        stop_unit(c.data["systemd_unit"])
-    from .cgroups import host as cgroups
+    from .cgroups import manager
 
-    cgroups.remove(c.data.get("cgroup_made", []))
+    manager.load(c.data).remove()  # (systemd: the unit stopped first)
     crash_point("delete-cgroups-removed")
     c.remove()
 

@@ -1,7 +1,7 @@
 """exec: a new process in a running container, joining its namespaces and
 cgroups (see csrc/init.c for why the process is born in its final shape)."""
 
-from .cgroups import host as cgroups
+from .cgroups import manager
 from .container import ACTIVE
 from .create import exit_status, send_pidfd, wait_forwarding_signals, write_pid_file
 from .errors import PyruncError
@@ -60,12 +60,13 @@ def exec_process(root: str, cid: str, process: dict, *, detach: bool = False,
 
         initial_affinity(joiner, process.get(
             "execCPUAffinity", c.data.get("process", {}).get("execCPUAffinity")))
-        targets = cgroups.sub_paths(c.data.get("cgroup", {}), sub_cgroups or [])
+        cg = manager.load(c.data)
+        targets = cg.sub_paths(sub_cgroups or [])
         # Into a paused container (--ignore-paused): the frozen cgroups last, or
         # the setup itself would freeze half-way.
         later = {n: p for n, p in targets.items() if status == "paused" and
                  ("freezer" in n.split(",") or n == "unified")}
-        cgroups.join({n: p for n, p in targets.items() if n not in later}, joiner)
+        cg.join(joiner, {n: p for n, p in targets.items() if n not in later})
         pid = init.go(stage1_exits=False)
         init.maps_done()
         if ours is not None:
@@ -74,7 +75,7 @@ def exec_process(root: str, cid: str, process: dict, *, detach: bool = False,
             master = receive_master(ours)
         init.wait_ready()
         if later:
-            cgroups.join(later, pid)
+            cg.join(pid, later)
     except PyruncError as e:
         if init is not None:
             init.kill()

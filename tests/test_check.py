@@ -610,8 +610,8 @@ def test_seccomp_semantic_error(bundle):
 # -- cgroups -------------------------------------------------------------------------------
 
 def _controllers() -> set[str]:
+    from pyrunc.cgroups.common import Cgroup
     from pyrunc.cgroups.host import hierarchies
-    from pyrunc.cgroups.resources import Cgroup
 
     cg = Cgroup({h.name or "unified": h.mountpoint for h in hierarchies()})
     return set(cg.v1) | cg.v2_controllers

@@ -148,7 +148,7 @@ def test_hot_paths_import_nothing_heavy(bundle):
     interp = launcher_python()
     code = (ADD_VENV
             + "from pyrunc import cli, container, create, plan, spawn, state\n"
-            + "from pyrunc.cgroups import host\n"
+            + "from pyrunc.cgroups import host, manager\n"
             + "from pyrunc.config import load as config\n"
             f"config.load_bundle({str(bundle.path)!r})\n"
             "heavy = ('json', 're', 'enum', 'typing', 'collections', 'argparse', 'jsonschema')\n"

@@ -715,8 +715,8 @@ def hugepage_sizes(base: str = "/sys/kernel/mm/hugepages") -> set[str]:
 def _cgroups(c: Checker, config: dict) -> None:
     """The controllers each used linux.resources field needs, as resources.apply
     looks them up, on this host's hierarchies."""
+    from ..cgroups.common import RES, Cgroup
     from ..cgroups.host import hierarchies
-    from ..cgroups.resources import RES, Cgroup
 
     res = _d(_d(config.get("linux")).get("resources"))
     if not res:
