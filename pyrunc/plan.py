@@ -3,7 +3,7 @@ records (the format is described in csrc/plan.h)."""
 
 import struct
 
-from .config.load import NS_FILES, RLIMITS
+from .config.load import RLIMITS
 from .errors import ConfigError
 from .linux.attrs import (  # noqa: F401  (record numbers: csrc/plan.h)
     R_CPU_AFFINITY,
@@ -26,6 +26,7 @@ from .linux.mounts import (
     recursive_attrs,
     root_propagation,
 )
+from .linux.namespaces import NS_FILES
 from .util import fastos as os
 
 MAGIC = b"PYRP"

@@ -20,7 +20,7 @@ error travels back up, so a valid document never builds a path.
 
 from __future__ import annotations
 
-from pyrunc.errors import ConfigError, PyruncError
+from pyrunc.errors import ConfigError, PyruncError, format_path
 from pyrunc.util import fastjson
 
 from ..util import fastos as os
@@ -122,21 +122,6 @@ def _canon(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
         return ("a", tuple(_canon(v) for v in x))
     return ("z", None) if x is None else ("?", repr(x))
-
-
-def format_path(segments: list[Any] | tuple[Any, ...]) -> str:
-    """``["process", "args", 0]`` -> ``$.process.args[0]``; odd keys use ``["..."]``."""
-    out = ["$"]
-    for s in segments:
-        if isinstance(s, int):
-            out.append(f"[{s}]")
-        elif s.isidentifier() and s.isascii():
-            out.append("." + s)
-        else:
-            import json
-
-            out.append("[" + json.dumps(s, ensure_ascii=False) + "]")
-    return "".join(out)
 
 
 # -- patterns ----------------------------------------------------------------------

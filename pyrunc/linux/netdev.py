@@ -48,7 +48,7 @@ def check(linux: dict, namespaces: dict) -> None:
         raise ConfigError(WHERE, "moving network devices needs a network namespace of the "
                           "container's own: linux.namespaces has none")
     if "path" in net:
-        from ..config.load import is_hosts_namespace
+        from .namespaces import is_hosts_namespace
 
         if is_hosts_namespace(net["path"], "network"):
             raise ConfigError(WHERE, "moving network devices needs a network namespace "
@@ -75,7 +75,7 @@ def check(linux: dict, namespaces: dict) -> None:
 
 
 def _key(name: str) -> str:
-    from ..config.schema import format_path
+    from ..errors import format_path
 
     return format_path([name])[1:]
 
