@@ -24,7 +24,7 @@ def human(n: int) -> str:
 class Cgroup:
     """Where each controller of a container's cgroup lives.
 
-    `paths` is the {hierarchy name: directory} map that cgroups.container_paths
+    `paths` is the {hierarchy name: directory} map that host.container_paths
     makes: keys like "memory" or "cpu,cpuacct" for v1, "unified" for v2."""
 
     def __init__(self, paths: dict[str, str]) -> None:

@@ -85,7 +85,7 @@ PROPAGATION = {
 # Options handled elsewhere or by later work, ignored by mount(2).
 IGNORED = {"tmpcopyup"}
 # Idmapped bind mounts with the mount's uidMappings/gidMappings, made with
-# mount_setattr(MOUNT_ATTR_IDMAP) (pyrunc/linux_attrs.py, csrc/idmap.c).
+# mount_setattr(MOUNT_ATTR_IDMAP) (pyrunc/linux/attrs.py, csrc/idmap.c).
 IDMAP = {"idmap", "ridmap"}
 
 
