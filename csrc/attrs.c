@@ -1,4 +1,4 @@
-/* Linux attributes of the container process (pyrunc/linux_attrs.py plans them):
+/* Linux attributes of the container process (pyrunc/linux/attrs.py plans them):
  * process.scheduler (sched_setattr), process.ioPriority (ioprio_set),
  * linux.memoryPolicy (set_mempolicy), linux.personality (personality) and,
  * for exec, the final process.execCPUAffinity (sched_setaffinity). All are

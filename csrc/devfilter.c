@@ -2,7 +2,7 @@
  * BPF_PROG_TYPE_CGROUP_DEVICE built from the container's device rules and
  * attached to its cgroup (cgroup v2 has no devices.allow/deny files).
  *
- * The rules come already reduced by pyrunc/devices_bpf.py: the part after the
+ * The rules come already reduced by pyrunc/cgroups/devices_bpf.py: the part after the
  * last "a *:* rwm" rule, whose allow flag is the default. The program checks
  * them from the last to the first and the first that matches decides, so a
  * later rule overrides an earlier one, as writing them one after the other to

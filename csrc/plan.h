@@ -13,17 +13,31 @@
 #define PLAN_VERSION 1
 
 enum plan_record {
+	/* Namespaces, cgroups and the clone (csrc/init.c, csrc/cgroup.c; pyrunc/plan.py): */
 	R_CLONE_FLAGS = 1,    /* u64 CLONE_NEW* flags for the container init */
 	R_JOIN_NS = 2,        /* u64 nstype, str path */
+	R_WAIT_MAPS = 20,     /* - : a new user namespace: become its root after the maps */
+	R_TIME_OFFSET = 26,   /* u32 clock id, u32 nsec, i64 sec */
+	R_CGROUP_TASKS = 27,  /* str a v1 hierarchy's tasks file: stage 1 writes "0" there */
+	R_CGROUP_INTO = 28,   /* str the v2 cgroup directory to clone the container into */
+	R_EXEC = 25,          /* - : join a running container, no filesystem setup */
+
+	/* The root filesystem (csrc/rootfs.c; pyrunc/plan.py, pyrunc/linux/mounts.py): */
 	R_ROOTFS = 3,         /* str absolute host path */
 	R_ROOT_PROPAGATION = 4, /* u64 mount flags for "/" after pivot (0: none) */
 	R_READONLY_ROOT = 5,  /* - */
 	R_NO_PIVOT = 6,       /* - */
 	R_MOUNT = 7,          /* u64 flags, u64 propagation, u32 bind, str src, dst, type, data, where */
+	R_MOUNT_ATTR = 61,    /* u64 attr_set, u64 attr_clr, str dst, str where: mount_setattr */
 	R_DEVICE = 8,         /* u32 mode, major, minor, uid, gid, bind; str path */
 	R_SYMLINK = 9,        /* str target, str link path */
+	R_MASKED_PATH = 21,   /* str */
+	R_READONLY_PATH = 22, /* str */
+
+	/* The process (csrc/process.c, csrc/terminal.c; pyrunc/plan.py): */
 	R_HOSTNAME = 10,      /* str */
 	R_DOMAINNAME = 11,    /* str */
+	R_SYSCTL = 23,        /* str key, str value */
 	R_ARGS = 12,          /* str... */
 	R_ENV = 13,           /* str... */
 	R_CWD = 14,           /* str */
@@ -32,31 +46,24 @@ enum plan_record {
 	R_RLIMIT = 17,        /* u32 resource, u64 soft, u64 hard */
 	R_NO_NEW_PRIVS = 18,  /* - */
 	R_PRESERVE_FDS = 19,  /* u32 count */
-	R_WAIT_MAPS = 20,     /* - : a new user namespace: become its root after the maps */
-	R_MASKED_PATH = 21,   /* str */
-	R_READONLY_PATH = 22, /* str */
-	R_SYSCTL = 23,        /* str key, str value */
-	R_HOOK_SYNC = 24,     /* - : stop for createRuntime/createContainer hooks */
-	R_EXEC = 25,          /* - : join a running container, no filesystem setup */
-	R_TIME_OFFSET = 26,   /* u32 clock id, u32 nsec, i64 sec */
-	R_CGROUP_TASKS = 27,  /* str a v1 hierarchy's tasks file: stage 1 writes "0" there */
-	R_CGROUP_INTO = 28,   /* str the v2 cgroup directory to clone the container into */
+	R_KEYRING = 62,       /* str name: join a new session keyring (not with --no-new-keyring) */
 	R_CONSOLE = 50,       /* u32 console socket fd, u16 rows, u16 cols: make a pty */
+
+	/* Hooks (csrc/hooks.c; pyrunc/plan.py, pyrunc/hooks.py): */
+	R_HOOK_SYNC = 24,     /* - : stop for createRuntime/createContainer hooks */
 	R_HOOK_CREATE_CONTAINER = 51, /* u32 timeout, nargs, nenv; str path, args, env, where */
 	R_HOOK_START_CONTAINER = 52,  /* the same */
-	/* linux.seccomp (csrc/seccomp.c, pyrunc/seccomp.py): */
-	R_TRACE = 60,         /* - : report each setup step (MSG_TRACE) */
-	R_DEBUG = 90,         /* u32 rw, str tools root ("": the host's), str mnt ns, str user ns */
-	R_KEYRING = 62,       /* str name: join a new session keyring (not with --no-new-keyring) */
-	R_MOUNT_ATTR = 61,    /* u64 attr_set, u64 attr_clr, str dst, str where: mount_setattr */
+
+	/* linux.seccomp (csrc/seccomp.c, pyrunc/linux/seccomp.py): */
 	R_SECCOMP_DEFAULT = 53, /* u32 libseccomp default action, u32 options (1: -ENOSYS stub) */
 	R_SECCOMP_ARCH = 54,  /* str libseccomp architecture name */
 	R_SECCOMP_FLAG = 55,  /* u32 SECCOMP_FILTER_FLAG_* bit */
 	R_SECCOMP_RULE = 56,  /* u32 action, u32 nargs, nargs * (u32 index, u32 op, u64 value,
 			       * u64 valueTwo), str name... */
-	R_SECCOMP_EARLY = 58, /* - : exec: load the filter in stage 1, before the clone */
 	R_SECCOMP_LISTENER = 57, /* str socket path, str state JSON (\x01 stands for the pid) */
-	/* Linux attributes (csrc/attrs.c, csrc/idmap.c; pyrunc/linux_attrs.py): */
+	R_SECCOMP_EARLY = 58, /* - : exec: load the filter in stage 1, before the clone */
+
+	/* Linux attributes (csrc/attrs.c, csrc/idmap.c; pyrunc/linux/attrs.py): */
 	R_SCHEDULER = 70,     /* u32 policy, i32 nice, u32 priority, u32 zero, u64 flags, runtime,
 			       * deadline, period: sched_setattr */
 	R_IOPRIO = 71,        /* u32 ioprio (class << 13 | priority) */
@@ -66,6 +73,10 @@ enum plan_record {
 	R_MOUNT_IDMAP = 75,   /* u32 flags (1: recursive bind, 2: ridmap), u32 nuid, u32 ngid,
 			       * (nuid + ngid) * (u32 containerID, hostID, size), str source,
 			       * str where: the next R_MOUNT is this idmapped tree */
+
+	/* Troubleshooting (csrc/debug.c; pyrunc/util/trace.py, pyrunc/debug.py): */
+	R_TRACE = 60,         /* - : report each setup step (MSG_TRACE) */
+	R_DEBUG = 90,         /* u32 rw, str tools root ("": the host's), str mnt ns, str user ns */
 };
 
 /* Messages on the sync socket (one byte, then a payload). */

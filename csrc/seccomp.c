@@ -1,5 +1,5 @@
 /* linux.seccomp: the filter is built with libseccomp from the plan's
- * R_SECCOMP_* records (validated and encoded by pyrunc/seccomp.py), exported
+ * R_SECCOMP_* records (validated and encoded by pyrunc/linux/seccomp.py), exported
  * as BPF, prefixed with runc's -ENOSYS stub and loaded with seccomp(2)
  * itself, so that every SECCOMP_FILTER_FLAG_* works whatever libseccomp's
  * version.

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import os
 
-from . import container, create, execspec, execute
+from . import container, create, execute
+from .config import execspec
 from .errors import PyruncError
 from .state import DEFAULT_ROOT
 

@@ -4,9 +4,9 @@ Parsed by hand: argparse imports re and costs more than a whole `state`."""
 
 import sys
 
-from . import fastos as os
 from .errors import PyruncError
 from .state import DEFAULT_ROOT
+from .util import fastos as os
 
 USAGE = """usage: pyrunc [global options] command [command options] [arguments...]
 
@@ -156,8 +156,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _fail(msg: str) -> int:
-    if "pyrunc.log" in sys.modules:  # (only a --log file gets errors: _main imported it)
-        from . import log
+    if "pyrunc.util.log" in sys.modules:  # (only a --log file gets errors: _main imported it)
+        from .util import log
 
         log.error(msg)
     sys.stderr.write(f"pyrunc: {one_line(msg)}\n")
@@ -178,11 +178,11 @@ def _main(args: list[str]) -> int:
     if fmt not in ("text", "json"):
         raise PyruncError(f"invalid --log-format \"{fmt}\" (text or json)")
     if gflags.get("log") or gflags.get("debug") or fmt != "text":  # (else log's defaults)
-        from . import log
+        from .util import log
 
         log.configure(gflags.get("log"), fmt, bool(gflags.get("debug")))
     if gflags.get("trace") or "PYRUNC_TRACE" in os.environ:
-        from . import trace
+        from .util import trace
 
         trace.configure(bool(gflags.get("trace")))
     if gflags.get("version"):
@@ -213,9 +213,9 @@ def _main(args: list[str]) -> int:
             raise PyruncError(f"{cmd}: container id cannot be empty")
         raise PyruncError(f"{cmd}: expected {lo if lo == hi else f'{lo} to {hi}'} "
                           f"argument(s), got {len(pos)}")
-    if "pyrunc.trace" not in sys.modules:
+    if "pyrunc.util.trace" not in sys.modules:
         return COMMAND_FUNCS[cmd](root, flags, pos)
-    from . import trace
+    from .util import trace
 
     try:
         return COMMAND_FUNCS[cmd](root, flags, pos)
@@ -225,7 +225,7 @@ def _main(args: list[str]) -> int:
 
 
 def _print_json(obj: object) -> None:
-    from . import fastjson
+    from .util import fastjson
 
     sys.stdout.write(fastjson.dumps(obj, indent=2) + "\n")
 
@@ -324,7 +324,7 @@ def cmd_list(root: str, flags: dict, pos: list[str]) -> int:
 
 
 def cmd_spec(root: str, flags: dict, pos: list[str]) -> int:
-    from .spec import write_spec
+    from .config.spec import write_spec
 
     write_spec(flags.get("bundle") or ".", rootless=bool(flags.get("rootless")))
     return 0
@@ -338,7 +338,7 @@ def cmd_features(root: str, flags: dict, pos: list[str]) -> int:
 
 
 def cmd_exec(root: str, flags: dict, pos: list[str]) -> int:
-    from .execspec import exec_process_spec
+    from .config.execspec import exec_process_spec
     from .execute import exec_process
 
     try:
@@ -357,28 +357,28 @@ def cmd_exec(root: str, flags: dict, pos: list[str]) -> int:
 
 
 def cmd_update(root: str, flags: dict, pos: list[str]) -> int:
-    from .cgroup_ops import update, update_request
+    from .ops import update
 
     update(root, pos[0], update_request(flags, sys.stdin))
     return 0
 
 
 def cmd_pause(root: str, flags: dict, pos: list[str]) -> int:
-    from .cgroup_ops import pause
+    from .ops import pause
 
     pause(root, pos[0])
     return 0
 
 
 def cmd_resume(root: str, flags: dict, pos: list[str]) -> int:
-    from .cgroup_ops import resume
+    from .ops import resume
 
     resume(root, pos[0])
     return 0
 
 
 def cmd_ps(root: str, flags: dict, pos: list[str]) -> int:
-    from .cgroup_ops import ps_pids, ps_table
+    from .ops import ps_pids, ps_table
 
     fmt = flags.get("format", "table")
     if fmt not in ("table", "json"):
@@ -387,7 +387,7 @@ def cmd_ps(root: str, flags: dict, pos: list[str]) -> int:
     if fmt == "json":
         if len(pos) > 1:
             raise PyruncError("ps: ps options cannot be used with --format json")
-        from . import fastjson
+        from .util import fastjson
 
         sys.stdout.write(fastjson.dumps(pids) + "\n")
     else:
@@ -396,8 +396,8 @@ def cmd_ps(root: str, flags: dict, pos: list[str]) -> int:
 
 
 def cmd_events(root: str, flags: dict, pos: list[str]) -> int:
-    from . import fastjson
-    from .cgroup_ops import container_stats, events, parse_duration
+    from .ops import container_stats, events
+    from .util import fastjson
 
     if flags.get("stats"):
         ev = {"type": "stats", "id": pos[0], "data": container_stats(root, pos[0])}
@@ -408,7 +408,7 @@ def cmd_events(root: str, flags: dict, pos: list[str]) -> int:
 
 
 def cmd_check(root: str, flags: dict, pos: list[str]) -> int:
-    from .check import run
+    from .config.check import run
 
     out, status = run(pos[0] if pos else ".", flags.get("format", "text"))
     sys.stdout.write(out)
@@ -431,3 +431,104 @@ COMMAND_FUNCS = {
     "pause": cmd_pause, "resume": cmd_resume, "ps": cmd_ps, "events": cmd_events,
     "check": cmd_check,
 }
+
+
+# -- update's request and events' interval -------------------------------------
+
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+def ram_in_bytes(text: str, flag: str) -> int:
+    """128m, 1g, 512k, 1.5g, 100 (bytes), -1 (unlimited): docker's RAMInBytes."""
+    s = text.strip().lower()
+    if s == "-1":
+        return -1
+    num = s.rstrip("kmgtpib ")
+    unit = s[len(num):].strip()
+    if unit.endswith("b"):
+        unit = unit[:-1]
+    if unit.endswith("i"):
+        unit = unit[:-1]
+    try:
+        value = float(num)
+    except ValueError:
+        value = -1.0
+    if unit not in _UNITS or value < 0 or not num or not (num[0].isdigit()):
+        raise PyruncError(f"invalid value for --{flag}: \"{text}\" (a size like 128m, or -1)")
+    return int(value * _UNITS[unit])
+
+
+def parse_duration(text: str) -> float:
+    """A Go duration as runc takes it for --interval: 5s, 100ms, 1m, 1h (or seconds)."""
+    s = text.strip()
+    for suffix, mult in (("ms", 0.001), ("us", 1e-6), ("ns", 1e-9), ("s", 1.0),
+                         ("m", 60.0), ("h", 3600.0)):
+        if s.endswith(suffix):
+            s, scale = s[: -len(suffix)], mult
+            break
+    else:
+        scale = 1.0
+    try:
+        value = float(s) * scale
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise PyruncError(f"invalid --interval \"{text}\" (a duration such as 5s or 500ms)")
+    return value
+
+
+def _int_flag(flags: dict, name: str) -> int | None:
+    v = flags.get(name)
+    if v is None:
+        return None
+    try:
+        return int(v)
+    except ValueError:
+        raise PyruncError(f"invalid value for --{name}: \"{v}\" (an integer)") from None
+
+
+def update_request(flags: dict, stdin) -> dict:
+    """The linux.resources change that `pyrunc update` asks for: the JSON of
+    --resources (a file, or - for stdin), else the flags (as runc)."""
+    from .util import fastjson
+
+    src = flags.get("resources")
+    if src:
+        try:
+            text = stdin.read() if src == "-" else open(src).read()
+        except OSError as e:
+            raise PyruncError(f"update: reading {src}: {e.strerror}") from None
+        try:
+            req = fastjson.loads(text)
+        except ValueError as e:
+            raise PyruncError(f"update: --resources {src}: {e}") from None
+        if not isinstance(req, dict):
+            raise PyruncError(f"update: --resources {src}: not a JSON object "
+                              "(a linux.resources document)")
+        return req
+    for name in ("l3-cache-schema", "mem-bw-schema"):
+        if flags.get(name):
+            raise PyruncError(f"update: --{name}: Intel RDT is not supported")
+    req: dict = {"memory": {}, "cpu": {}, "pids": {}, "blockIO": {}}
+    for flag, key in (("memory", "limit"), ("memory-swap", "swap"),
+                      ("memory-reservation", "reservation"), ("kernel-memory", "kernel"),
+                      ("kernel-memory-tcp", "kernelTCP")):
+        if flags.get(flag):
+            req["memory"][key] = ram_in_bytes(flags[flag], flag)
+    for flag, key in (("cpu-period", "period"), ("cpu-quota", "quota"),
+                      ("cpu-share", "shares"), ("cpu-shares", "shares"),
+                      ("cpu-rt-period", "realtimePeriod"), ("cpu-rt-runtime", "realtimeRuntime"),
+                      ("cpu-idle", "idle")):
+        v = _int_flag(flags, flag)
+        if v is not None:
+            req["cpu"][key] = v
+    for flag, key in (("cpuset-cpus", "cpus"), ("cpuset-mems", "mems")):
+        if flags.get(flag):
+            req["cpu"][key] = flags[flag]
+    v = _int_flag(flags, "pids-limit")
+    if v is not None:
+        req["pids"]["limit"] = v
+    v = _int_flag(flags, "blkio-weight")
+    if v is not None:
+        req["blockIO"]["weight"] = v
+    return req

@@ -2,29 +2,19 @@
 (create and run: create.py; exec: execute.py). Kept small: every `state`,
 `kill` and `delete` imports it."""
 
-from . import fastos as os
 from . import state
 from .errors import PyruncError
 from .state import START_SOCKET, Container, NotFound
+from .util import fastos as os
 
 ACTIVE = ("created", "running", "paused")
 
 
 def warn(msg: str) -> None:
     """A warning in the log (--log, else stderr); the command goes on."""
-    from .log import warning
+    from .util.log import warning
 
     warning(msg)
-
-
-def stop_unit(unit: str) -> None:
-    """Stop a container's systemd unit; a failure is only a warning."""
-    from . import systemd
-
-    try:
-        systemd.stop(unit)
-    except PyruncError as e:
-        warn(str(e))
 
 
 def start_socket_path(c: Container) -> str:
@@ -79,7 +69,7 @@ def _start_locked(c: Container) -> None:
 
     notify_sock = None
     if os.environ.get("NOTIFY_SOCKET"):
-        from . import notify
+        from .linux import notify
 
         notify_sock = notify.bind(c.lock_fd())
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
@@ -111,7 +101,7 @@ def _start_locked(c: Container) -> None:
     c.data["status"] = "running"
     c.save()
     if notify_sock is not None:
-        from . import notify
+        from .linux import notify
 
         notify.forward_until_ready(notify_sock, os.environ["NOTIFY_SOCKET"], c.pid)
 
@@ -130,7 +120,7 @@ def kill(root: str, cid: str, sig: str | int | None = None, all_procs: bool = Fa
     c = Container.load(root, cid)
     if sig is None:
         sig = c.data.get("annotations", {}).get(STOP_SIGNAL) or 15
-    from .signals import parse_signal
+    from .linux.signals import parse_signal
 
     signum = sig if isinstance(sig, int) else parse_signal(sig)
     status = c.status()
@@ -144,9 +134,9 @@ def kill(root: str, cid: str, sig: str | int | None = None, all_procs: bool = Fa
     else:
         _signal_init(c, signum)
         if signum == 9 and status == "paused":  # a frozen (v1) process dies only when thawed
-            from .cgroup_ops import freeze
+            from .cgroups import manager
 
-            freeze(c.data.get("cgroup", {}), False)
+            manager.load(c.data).freeze(False)
 
 
 def _signal_init(c: Container, signum: int) -> None:
@@ -169,9 +159,9 @@ def _signal_init(c: Container, signum: int) -> None:
 
 def signal_cgroup(c: Container, signum: int) -> None:
     """Every process in the cgroup (freeze, signal, thaw; cgroup.kill for SIGKILL)."""
-    from .cgroup_ops import signal_all
+    from .cgroups import manager
 
-    signal_all(c.data.get("cgroup", {}), signum)
+    manager.load(c.data).signal_all(signum)
 
 
 def _wait_gone(c: Container, timeout: float = 10.0) -> None:
@@ -210,9 +200,9 @@ def delete(root: str, cid: str, force: bool = False) -> None:
         # Also when "stopped" because its create died: its init may still wait.
         if c.pid and c.init_alive():
             _signal_init(c, 9)
-        from . import cgroups  # (here: `state` and `kill` need not load it)
+        from .cgroups import manager  # (here: `state` and `kill` need not load it)
 
-        if cgroups.procs(c.data.get("cgroup", {})):  # (else nothing is left to kill)
+        if manager.load(c.data).procs():  # (else nothing is left to kill)
             signal_cgroup(c, 9)
         _wait_gone(c)
         crash_point("delete-killed")
@@ -229,11 +219,9 @@ def destroy(c: Container) -> None:
 
         st = c.oci_state()
         warn_hooks(hooks, "poststop", st, warn)
-    if c.data.get("systemd_unit"):
-        stop_unit(c.data["systemd_unit"])
-    from . import cgroups
+    from .cgroups import manager
 
-    cgroups.remove(c.data.get("cgroup_made", []))
+    manager.load(c.data).remove()  # (systemd: the unit stopped first)
     crash_point("delete-cgroups-removed")
     c.remove()
 

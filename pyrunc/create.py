@@ -1,8 +1,9 @@
 """create and run: a container from a bundle, set up to the point where
 only its user process remains to be started (see spawn.py, csrc/init.c)."""
 
-from . import cgroups, state, trace
-from . import fastos as os
+from . import state
+from .cgroups import host as cgroups
+from .cgroups import manager
 from .container import (
     crash_point,
     delete,
@@ -10,11 +11,12 @@ from .container import (
     signal_cgroup,
     start,
     start_socket_path,
-    stop_unit,
     warn,
 )
 from .errors import PyruncError
 from .state import START_SOCKET, Container
+from .util import fastos as os
+from .util import trace
 
 
 def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
@@ -26,9 +28,9 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
 
     `_own_console` (used by `run`) receives our end of a console socket pair
     when the process has a terminal and no console socket was given;
-    `systemd_cgroup` makes the cgroup a systemd scope (see systemd.py)."""
+    `systemd_cgroup` makes the cgroup a systemd scope (see cgroups/systemd.py)."""
     from . import plan
-    from .config import load_bundle
+    from .config.load import load_bundle
     from .spawn import connect_console
 
     state.validate_id(cid)
@@ -42,21 +44,13 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
         raise PyruncError("cannot allocate a tty without --console-socket when detached "
                           "($.process.terminal is true)")
     linux = config.get("linux", {})
-    unit = None
-    if systemd_cgroup:
-        from . import systemd
-
-        *unit, paths = systemd.container_paths(linux.get("cgroupsPath"), cid)
-    else:
-        paths = cgroups.container_paths(linux.get("cgroupsPath"), cid)
+    cg = manager.new(cid, linux, systemd_cgroup)
+    paths = cg.paths
     hierarchies = {h.name or "unified": h for h in cgroups.hierarchies()}
-    if unit:  # a systemd scope needs a process: pyrunc moves stage 1 there
-        tasks, into, later = [], None, paths
-    else:
-        tasks, into, later = cgroups.self_join(paths, any(
-            ns.get("type") == "cgroup" and "path" in ns for ns in linux.get("namespaces", [])))
+    tasks, into, later = cg.self_join(any(  # (systemd: pyrunc moves stage 1 into the scope)
+        ns.get("type") == "cgroup" and "path" in ns for ns in linux.get("namespaces", [])))
     if "NOTIFY_SOCKET" in os.environ:
-        from . import notify
+        from .linux import notify
 
         if notify.host_socket():
             notify.setup_spec(config, os.path.join(root, cid))
@@ -70,8 +64,8 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
         if console_socket:
             console_fd = connect_console(console_socket, 3 + preserve_fds)
         else:
+            from .linux.tty import console_pair
             from .spawn import above
-            from .tty import console_pair
 
             ours, theirs = console_pair()
             _own_console.append(ours)
@@ -84,9 +78,9 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
                                               new_keyring=not no_new_keyring,
                                               cgroup_tasks=tuple(tasks), cgroup_into=into)
         trace.step("pyrunc: plan written")
-        c = _create(root, cid, config, bundle, rootfs, paths, plan_bytes, facts,
+        c = _create(root, cid, config, bundle, rootfs, cg, plan_bytes, facts,
                     pid_file=pid_file, preserve_fds=preserve_fds, console_fd=console_fd,
-                    unit=unit, pyrunc_joins=later)
+                    pyrunc_joins=later)
         if pidfd_socket:
             send_pidfd(pidfd_socket, c.pid)
         return c
@@ -95,18 +89,15 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
             os.close(console_fd)
 
 
-def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: dict,
+def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, cg: manager.Manager,
             plan_bytes: bytes, facts: dict, *, pid_file: str | None, preserve_fds: int,
-            console_fd: int, unit: list[str] | None, pyrunc_joins: dict[str, str]
-            ) -> Container:
+            console_fd: int, pyrunc_joins: dict[str, str]) -> Container:
     from . import hooks
     from .spawn import Init, write_id_maps
 
     linux = config.get("linux", {})
     c = Container.new(root, cid)
     init = None
-    made: list[str] = []
-    unit_started = False
     hooks_started: list[bool] = []
     all_hooks = config.get("hooks", {})
     try:
@@ -115,15 +106,15 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
             "ociVersion": config["ociVersion"], "id": cid, "status": "creating", "pid": 0,
             "bundle": bundle, "rootfs": rootfs, "created": state.now_rfc3339(),
             "annotations": config.get("annotations", {}),
-            "cgroup": paths, "cgroup_made": [],
+            "cgroup": cg.paths, "cgroup_made": [],
             "hooks": {k: v for k, v in config.get("hooks", {}).items()
                       if k in ("poststart", "poststop")},
             "pidns": "pid" in facts["namespaces"] and "path" not in facts["namespaces"]["pid"],
             "namespaces": sorted(facts["namespaces"]),
             "process": config["process"],
         }
-        if unit:
-            c.data["systemd_unit"] = unit[1]
+        if cg.unit:
+            c.data["systemd_unit"] = cg.unit
         if "seccomp" in linux:  # exec'd processes get the same filter (as runc)
             c.data["seccomp"] = linux["seccomp"]
         attrs = {k: linux[k] for k in ("personality", "memoryPolicy") if k in linux}
@@ -132,13 +123,13 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
         c.save()
         crash_point("state-saved")
         if os.environ.get("NOTIFY_SOCKET"):
-            from . import notify
+            from .linux import notify
 
             notify_dir = os.path.dirname(notify.IN_CONTAINER)
             if any(m.get("destination") == notify_dir for m in config.get("mounts", [])):
                 notify.make_dir(c.dir)
-        if not unit:
-            made = _make_cgroups(c, paths, linux)  # limits before the init joins
+        if not cg.needs_process:
+            _make_cgroups(c, cg, linux)  # limits before the init joins
         crash_point("cgroups-made")
         trace.step("pyrunc: state claimed, cgroups made")
         start_fd = _listen_for_start(c)
@@ -149,27 +140,18 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
             os.close(start_fd)
         crash_point("init-spawned")
         trace.step("pyrunc: pyrunc-init spawned from a sealed memfd")
-        if unit:
+        if cg.needs_process:
             # a scope needs a process: systemd puts the waiting init in, with the
             # limits it knows; the other files and hierarchies are ours, as usual
-            from . import systemd
-
-            res = linux.get("resources") or {}
-            unit_started = True
-            systemd.start(unit[0], unit[1], init.stage1, cid,
-                          systemd.properties(res, cgroups.pure_v2(paths)))
-            trace.step(f"pyrunc: systemd unit {unit[1]} started")
-            made = _make_cgroups(c, paths, linux)
+            cg.start(init.stage1, cid, linux.get("resources") or {})
+            trace.step(f"pyrunc: systemd unit {cg.unit} started")
+            _make_cgroups(c, cg, linux)
         # (with systemd: also the v1 hierarchies it does not manage; where the
         # unit put the init already, the move changes nothing)
-        cgroups.join(pyrunc_joins, init.stage1)  # (what stage 1 does not join itself)
+        cg.join(init.stage1, pyrunc_joins)  # (what stage 1 does not join itself)
         crash_point("cgroups-joined")
         pid = init.go()
-        if unit:
-            systemd.set_properties(unit[1], systemd.tasks_max(linux.get("resources") or {}))
-        from .resources import apply_pids
-
-        apply_pids(paths, linux)
+        cg.apply_pids(linux)  # (systemd: TasksMax too)
         c.data["pid"] = pid
         c.data["pid_start"] = state.proc_start_time(pid)
         c.save()
@@ -181,14 +163,14 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
         if adj is not None:
             _write_oom_score_adj(pid, adj)
         if linux.get("netDevices"):
-            from . import netdev
+            from .linux import netdev
 
             netdev.move(pid, linux["netDevices"])
             trace.step("pyrunc: network devices moved")
         init.maps_done()
 
         def on_hooks() -> tuple[str, str]:
-            from .fastjson import dumps
+            from .util.fastjson import dumps
 
             hooks_started.append(True)
             st = c.oci_state()
@@ -218,29 +200,18 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
             # a failed create hook: stop, destroy, then poststop (runtime.md steps 12-13)
             hooks.warn_hooks(all_hooks, "poststop", {**c.oci_state(), "status": "stopped"},
                              warn)
-        if unit_started:
-            stop_unit(unit[1])
-        cgroups.remove(made)
+        cg.remove()  # (systemd: the unit stopped first, if started)
         c.remove()
         raise
     c.unlock()
     return c
 
 
-def _make_cgroups(c: Container, paths: dict, linux: dict) -> list[str]:
+def _make_cgroups(c: Container, cg: manager.Manager, linux: dict) -> None:
     """The container's cgroup directories that do not exist yet, with its limits."""
-    from .resources import setup
-
-    made = cgroups.create(paths)
-    c.data["cgroup_made"] = made
-    try:
-        setup(paths, made, linux)
-    except BaseException:
-        cgroups.remove(made)
-        raise
+    c.data["cgroup_made"] = cg.create(linux)
     c.data["resources"] = linux.get("resources") or {}
     c.save()
-    return made
 
 
 def send_pidfd(path: str, pid: int) -> None:
@@ -303,7 +274,7 @@ def run(root: str, cid: str, bundle: str, *, detach: bool = False, keep: bool = 
     master = -1
     try:
         if console:
-            from .tty import receive_master
+            from .linux.tty import receive_master
 
             master = receive_master(console[0])
         start(root, cid)
@@ -315,7 +286,7 @@ def run(root: str, cid: str, bundle: str, *, detach: bool = False, keep: bool = 
     if detach:
         return 0
     if master >= 0:
-        from .tty import relay
+        from .linux.tty import relay
 
         status = exit_status(relay(master, pid))
     else:

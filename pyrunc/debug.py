@@ -9,7 +9,7 @@ shell at all and leaves nothing behind (see csrc/debug.c)."""
 import os
 import struct
 
-from . import cgroups
+from .cgroups import manager
 from .errors import PyruncError
 from .state import Container
 
@@ -54,7 +54,7 @@ def debug(root: str, cid: str, *, tools: str | None = None, rw: bool = False,
         cmd = ["/bin/sh"] if not tools else ["sh"]
     init = Init(build_plan(c, tools, rw, cmd))
     try:
-        cgroups.join(c.data.get("cgroup", {}), init.stage1)
+        manager.load(c.data).join(init.stage1)
         pid = init.go()
         init.maps_done()
         init.wait_ready()

@@ -1,12 +1,12 @@
 """exec: a new process in a running container, joining its namespaces and
 cgroups (see csrc/init.c for why the process is born in its final shape)."""
 
-from . import cgroups
-from . import fastos as os
+from .cgroups import manager
 from .container import ACTIVE
 from .create import exit_status, send_pidfd, wait_forwarding_signals, write_pid_file
 from .errors import PyruncError
 from .state import Container
+from .util import fastos as os
 
 
 class ExecError(PyruncError):
@@ -39,7 +39,7 @@ def exec_process(root: str, cid: str, process: dict, *, detach: bool = False,
             raise ExecError("exec failed: cannot allocate a tty without --console-socket "
                             "when detached")
         else:
-            from .tty import console_pair
+            from .linux.tty import console_pair
 
             ours, theirs = console_pair()
             console_fd = above(theirs, 3 + preserve_fds)
@@ -56,25 +56,26 @@ def exec_process(root: str, cid: str, process: dict, *, detach: bool = False,
             console_fd = -1
         joiner = init.exec_helper()
         # execCPUAffinity.initial: before the cgroup (its final: the init, last)
-        from .linux_attrs import initial_affinity
+        from .linux.attrs import initial_affinity
 
         initial_affinity(joiner, process.get(
             "execCPUAffinity", c.data.get("process", {}).get("execCPUAffinity")))
-        targets = cgroups.sub_paths(c.data.get("cgroup", {}), sub_cgroups or [])
+        cg = manager.load(c.data)
+        targets = cg.sub_paths(sub_cgroups or [])
         # Into a paused container (--ignore-paused): the frozen cgroups last, or
         # the setup itself would freeze half-way.
         later = {n: p for n, p in targets.items() if status == "paused" and
                  ("freezer" in n.split(",") or n == "unified")}
-        cgroups.join({n: p for n, p in targets.items() if n not in later}, joiner)
+        cg.join(joiner, {n: p for n, p in targets.items() if n not in later})
         pid = init.go(stage1_exits=False)
         init.maps_done()
         if ours is not None:
-            from .tty import receive_master
+            from .linux.tty import receive_master
 
             master = receive_master(ours)
         init.wait_ready()
         if later:
-            cgroups.join(later, pid)
+            cg.join(pid, later)
     except PyruncError as e:
         if init is not None:
             init.kill()
@@ -92,7 +93,7 @@ def exec_process(root: str, cid: str, process: dict, *, detach: bool = False,
     if detach:
         return 0
     if master >= 0:
-        from .tty import relay
+        from .linux.tty import relay
 
         return exit_status(relay(master, pid))
     return wait_forwarding_signals(pid)

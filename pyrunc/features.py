@@ -1,9 +1,10 @@
 """`pyrunc features`: what this build implements, truthfully."""
 
-from . import OCI_VERSION, seccomp
-from .capabilities import CAPABILITIES, last_cap
-from .linux_attrs import MPOL_FLAGS, MPOL_MODES
-from .mounts import FLAGS, IDMAP, IGNORED, PROPAGATION, RECURSIVE
+from . import OCI_VERSION
+from .linux import seccomp
+from .linux.attrs import MPOL_FLAGS, MPOL_MODES
+from .linux.capabilities import CAPABILITIES, last_cap
+from .linux.mounts import FLAGS, IDMAP, IGNORED, PROPAGATION, RECURSIVE
 from .plan import CLONE_FLAGS
 
 

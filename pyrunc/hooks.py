@@ -1,8 +1,8 @@
 """OCI hooks: run with the container state on stdin, with args, env and timeout."""
 
 
-from . import fastjson
 from .errors import PyruncError
+from .util import fastjson
 
 
 def run_hooks(hooks: dict, kind: str, state: dict) -> None:

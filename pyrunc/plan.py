@@ -3,11 +3,9 @@ records (the format is described in csrc/plan.h)."""
 
 import struct
 
-from . import fastos as os
-from .capabilities import CAP_SETS, cap_mask
-from .config import NS_FILES, RLIMITS
+from .config.load import RLIMITS
 from .errors import ConfigError
-from .linux_attrs import (  # noqa: F401  (record numbers: csrc/plan.h)
+from .linux.attrs import (  # noqa: F401  (record numbers: csrc/plan.h)
     R_CPU_AFFINITY,
     R_IOPRIO,
     R_MEMPOLICY,
@@ -15,7 +13,8 @@ from .linux_attrs import (  # noqa: F401  (record numbers: csrc/plan.h)
     R_PERSONALITY,
     R_SCHEDULER,
 )
-from .mounts import (
+from .linux.capabilities import CAP_SETS, cap_mask
+from .linux.mounts import (
     MS_BIND,
     MS_NODEV,
     MS_NOEXEC,
@@ -27,6 +26,8 @@ from .mounts import (
     recursive_attrs,
     root_propagation,
 )
+from .linux.namespaces import NS_FILES
+from .util import fastos as os
 
 MAGIC = b"PYRP"
 VERSION = 1
@@ -102,7 +103,7 @@ class Plan:
     """A plan being written."""
 
     def __init__(self) -> None:
-        from . import trace
+        from .util import trace
 
         self.parts = [MAGIC, struct.pack("<I", VERSION)]
         if trace.enabled:
@@ -145,7 +146,7 @@ def _process_records(plan: Plan, process: dict, where: str, preserve_fds: int,
         # inheritable; like runc, skip the others with a warning.
         allowed = masks[3] & masks[2]
         if masks[4] & ~allowed:
-            from .log import debug
+            from .util.log import debug
 
             debug(f"{where}.capabilities.ambient: capabilities that are not both permitted "
                     "and inheritable cannot be ambient; they are left out")
@@ -157,7 +158,7 @@ def _process_records(plan: Plan, process: dict, where: str, preserve_fds: int,
         plan.add(R_NO_NEW_PRIVS)
     if preserve_fds:
         plan.add(R_PRESERVE_FDS, struct.pack("<I", preserve_fds))
-    from . import linux_attrs
+    from .linux import attrs as linux_attrs
 
     linux_attrs.process_records(plan, process, affinity=exec_affinity)
 
@@ -253,7 +254,7 @@ def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = Fal
                 plan.add(R_MOUNT, rec)
             continue
         if "idmap" in m.get("options", []) or "ridmap" in m.get("options", []):
-            from .linux_attrs import check_mount_idmap, idmap_record
+            from .linux.attrs import check_mount_idmap, idmap_record
 
             check_mount_idmap(m, where)
             idmap_record(plan, m, src, bool(flags_ & MS_REC), where)
@@ -307,11 +308,11 @@ def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = Fal
     process["env"] = with_home(process.get("env", []), rootfs,
                                process.get("user", {}).get("uid", 0))
     _process_records(plan, process, "$.process", preserve_fds, console_fd)
-    from .linux_attrs import linux_records
+    from .linux.attrs import linux_records
 
     linux_records(plan, linux)
     if "seccomp" in linux:
-        from .seccomp import add_records, agent_state
+        from .linux.seccomp import add_records, agent_state
 
         add_records(plan, linux["seccomp"], "$.linux.seccomp", agent_state(config, cid, bundle),
                     bundle)
@@ -348,11 +349,11 @@ def build_exec(process: dict, init_pid: int, namespaces: list[str], rootfs: str,
     _process_records(plan, process, f"$.{where}" if where == "process" else where,
                      preserve_fds, console_fd, process.get("execCPUAffinity") or {})
     if container is not None:
-        from .linux_attrs import linux_records
+        from .linux.attrs import linux_records
 
         linux_records(plan, container.data.get("linux_attrs", {}))
     if container is not None and container.data.get("seccomp"):
-        from .seccomp import add_records, early_load_safe, exec_state
+        from .linux.seccomp import add_records, early_load_safe, exec_state
 
         add_records(plan, container.data["seccomp"], "$.linux.seccomp", exec_state(container),
                     container.data.get("bundle", ""))

@@ -8,8 +8,8 @@ import _socket
 import fcntl
 import struct
 
-from . import fastos as os
 from .errors import PyruncError
+from .util import fastos as os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # (importing collections.abc costs ~1.5 ms)
@@ -113,7 +113,7 @@ class Init:
                 raise PyruncError(msg[1:].decode(errors="replace"))
             if msg[0] != MSG_TRACE:
                 return msg
-            from . import trace
+            from .util import trace
 
             trace.step(msg[9:].decode(errors="replace"),
                        int.from_bytes(msg[1:9], "little"))

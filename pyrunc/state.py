@@ -9,9 +9,9 @@ commands that change a container."""
 import fcntl
 import time
 
-from . import fastjson
-from . import fastos as os
 from .errors import PyruncError
+from .util import fastjson
+from .util import fastos as os
 
 DEFAULT_ROOT = "/run/pyrunc"
 STATE_FILE = "state.json"

@@ -30,7 +30,10 @@ def pytest_sessionstart(session) -> None:
     if os.path.abspath(installed) == os.path.join(REPO, "pyrunc"):
         return
     stale = []
-    for name in sorted(os.listdir(os.path.join(REPO, "pyrunc"))):
+    tree = os.path.join(REPO, "pyrunc")
+    names = sorted(os.path.relpath(os.path.join(d, f), tree)  # (the sub-packages too)
+                   for d, _, files in os.walk(tree) for f in files)
+    for name in names:
         if name.endswith(".py"):
             with open(os.path.join(REPO, "pyrunc", name), "rb") as a:
                 mine = a.read()

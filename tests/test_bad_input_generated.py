@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pyrunc import config as config_mod
 from pyrunc import plan as plan_mod
-from pyrunc import schema
+from pyrunc.config import load as config_mod
+from pyrunc.config import schema
 from pyrunc.errors import PyruncError
 
 FULL = {

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from pyrunc import cgroups
+from pyrunc.cgroups import host as cgroups
 
 SLEEPER = ("sh", "-c", "while :; do sleep 1; done")
 

@@ -8,7 +8,7 @@ import os
 import pytest
 from vmtier import run_tier
 
-from pyrunc import systemd
+from pyrunc.cgroups import systemd
 from pyrunc.errors import PyruncError
 
 
@@ -42,7 +42,7 @@ def bus(tmp_path):
 
 
 def test_dbus_calls_errors_and_signals(bus):
-    from pyrunc import dbus
+    from pyrunc.cgroups import dbus
 
     c = dbus.Connection(bus)
     other = dbus.Connection(bus)
@@ -78,7 +78,7 @@ def test_dbus_calls_errors_and_signals(bus):
 
 
 def test_dbus_no_bus_is_a_clear_error(tmp_path):
-    from pyrunc import dbus
+    from pyrunc.cgroups import dbus
 
     with pytest.raises(dbus.DBusError, match="cannot connect to .*nobus"):
         dbus.Connection(str(tmp_path / "nobus"))

@@ -14,8 +14,8 @@ import pytest
 from conftest import pyrunc_cmd
 from helpers import Snapshot, shared_path
 
-from pyrunc import check as check_mod
-from pyrunc.check import resolve_in_root
+from pyrunc.config import check as check_mod
+from pyrunc.config.check import resolve_in_root
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -602,8 +602,8 @@ def test_seccomp_semantic_error(bundle):
 # -- cgroups -------------------------------------------------------------------------------
 
 def _controllers() -> set[str]:
-    from pyrunc.cgroups import hierarchies
-    from pyrunc.resources import Cgroup
+    from pyrunc.cgroups.common import Cgroup
+    from pyrunc.cgroups.host import hierarchies
 
     cg = Cgroup({h.name or "unified": h.mountpoint for h in hierarchies()})
     return set(cg.v1) | cg.v2_controllers

@@ -147,7 +147,9 @@ def test_hot_paths_import_nothing_heavy(bundle):
     jsonschema (each costs milliseconds at every call)."""
     interp = launcher_python()
     code = (ADD_VENV
-            + "from pyrunc import cli, container, create, config, plan, spawn, state, cgroups\n"
+            + "from pyrunc import cli, container, create, plan, spawn, state\n"
+            + "from pyrunc.cgroups import host, manager\n"
+            + "from pyrunc.config import load as config\n"
             f"config.load_bundle({str(bundle.path)!r})\n"
             "heavy = ('json', 're', 'enum', 'typing', 'collections', 'argparse', 'jsonschema')\n"
             "print(sorted(m for m in heavy if m in sys.modules))\n")

@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from pyrunc import cgroup_ops, devices_bpf, resources
+from pyrunc import cli, ops
+from pyrunc.cgroups import common, devices_bpf, resources, stats
 from pyrunc.errors import PyruncError
 
 MiB = 1 << 20
@@ -40,14 +41,14 @@ def v2(tmp_path):
 
 
 def test_conversions():
-    assert resources.shares_to_weight(2) == 1
-    assert resources.shares_to_weight(1024) == 39
-    assert resources.shares_to_weight(262144) == 10000
-    assert resources.blkio_to_io_weight(10) == 1
-    assert resources.blkio_to_io_weight(1000) == 10000
-    assert resources.human(4 * MiB) == "4M"
-    assert resources.human(9 * MiB + MiB // 2) == "9.5M"
-    assert resources.human(512) == "512B"
+    assert common.shares_to_weight(2) == 1
+    assert common.shares_to_weight(1024) == 39
+    assert common.shares_to_weight(262144) == 10000
+    assert common.blkio_to_io_weight(10) == 1
+    assert common.blkio_to_io_weight(1000) == 10000
+    assert common.human(4 * MiB) == "4M"
+    assert common.human(9 * MiB + MiB // 2) == "9.5M"
+    assert common.human(512) == "512B"
 
 
 def test_v2_writes(v2):
@@ -184,7 +185,7 @@ def test_device_rules_and_bpf_reduction():
 
 
 def test_update_request_and_changes():
-    req = cgroup_ops.update_request({"memory": "128m", "memory-swap": "-1",
+    req = cli.update_request({"memory": "128m", "memory-swap": "-1",
                                      "cpu-shares": "512", "pids-limit": "7",
                                      "cpuset-cpus": "0"}, io.StringIO())
     assert req["memory"] == {"limit": 128 * MiB, "swap": -1}
@@ -192,24 +193,24 @@ def test_update_request_and_changes():
     assert req["pids"] == {"limit": 7}
     docker = {"memory": {"limit": 0, "swap": 0, "swappiness": None}, "cpu": {"shares": 0},
               "pids": {"limit": 0}, "blockIO": {"weight": 0}}
-    assert cgroup_ops.changes(docker) == {}
-    req = cgroup_ops.update_request({"resources": "-"},
+    assert ops.changes(docker) == {}
+    req = cli.update_request({"resources": "-"},
                                     io.StringIO('{"memory": {"limit": 1048576}}'))
-    assert cgroup_ops.changes(req) == {"memory": {"limit": MiB}}
-    merged = cgroup_ops.merge({"memory": {"limit": 1, "swap": 2}}, {"memory": {"limit": 3}})
+    assert ops.changes(req) == {"memory": {"limit": MiB}}
+    merged = ops.merge({"memory": {"limit": 1, "swap": 2}}, {"memory": {"limit": 3}})
     assert merged == {"memory": {"limit": 3, "swap": 2}}
     for text, value in (("1g", 1 << 30), ("512k", 512 << 10), ("100", 100), ("1.5m", 3 << 19),
                         ("64MiB", 64 * MiB), ("2 GB", 2 << 30)):
-        assert cgroup_ops.ram_in_bytes(text, "memory") == value
+        assert cli.ram_in_bytes(text, "memory") == value
     for bad in ("lots", "-5", "12x", ""):
         with pytest.raises(PyruncError):
-            cgroup_ops.ram_in_bytes(bad, "memory")
-    assert cgroup_ops.parse_duration("5s") == 5 and cgroup_ops.parse_duration("250ms") == 0.25
-    assert cgroup_ops.parse_duration("2") == 2
+            cli.ram_in_bytes(bad, "memory")
+    assert cli.parse_duration("5s") == 5 and cli.parse_duration("250ms") == 0.25
+    assert cli.parse_duration("2") == 2
     with pytest.raises(PyruncError):
-        cgroup_ops.parse_duration("soon")
+        cli.parse_duration("soon")
     with pytest.raises(PyruncError):
-        cgroup_ops.update_request({"resources": "-"}, io.StringIO("[1]"))
+        cli.update_request({"resources": "-"}, io.StringIO("[1]"))
 
 
 def test_v2_stats_layout(v2):
@@ -221,7 +222,7 @@ def test_v2_stats_layout(v2):
               "pids.current": "2", "pids.max": "10",
               "io.stat": "8:0 rbytes=10 wbytes=20 rios=1 wios=2 dbytes=0 dios=0\n",
               "hugetlb.2MB.current": "0", "hugetlb.2MB.events": "max 0\n"})
-    s = cgroup_ops.stats({"unified": v2})
+    s = stats.stats({"unified": v2})
     assert s["cpu"]["usage"] == {"kernel": 4000, "user": 6000, "total": 10000}
     assert s["cpu"]["throttling"] == {"periods": 3, "throttledPeriods": 1,
                                       "throttledTime": 7000}
@@ -233,4 +234,4 @@ def test_v2_stats_layout(v2):
     assert s["blkio"]["ioServiceBytesRecursive"][:2] == [
         {"major": 8, "op": "Read", "value": 10}, {"major": 8, "op": "Write", "value": 20}]
     assert s["hugetlb"] == {"2MB": {"failcnt": 0}}
-    assert cgroup_ops.oom_count({"unified": v2}) == 2
+    assert stats.oom_count({"unified": v2}) == 2

@@ -28,7 +28,7 @@ if REPO not in sys.path:
 
 from helpers import shared_path  # noqa: E402
 
-from pyrunc import schema  # noqa: E402
+from pyrunc.config import schema  # noqa: E402
 from pyrunc.errors import ConfigError, PyruncError  # noqa: E402
 
 SCHEMAS = os.path.join(REPO, "schemas")
@@ -723,7 +723,7 @@ def test_schema_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> 
     with pytest.raises(PyruncError, match="cannot read schema"):
         schema.validate({}, "config")
     monkeypatch.delenv("PYRUNC_SCHEMA_DIR")
-    installed = os.path.join(os.path.dirname(schema.__file__), "schemas")
+    installed = os.path.join(os.path.dirname(os.path.dirname(schema.__file__)), "schemas")
     expected = installed if os.path.isdir(installed) else SCHEMAS
     assert os.path.samefile(schema.schema_dir(), expected)
 
@@ -732,7 +732,7 @@ def test_no_jsonschema_on_hot_path() -> None:
     doc = {"ociVersion": "1.3.0", "root": {"path": "rootfs"},
            "process": {"cwd": "/", "args": ["sh"], "user": {"uid": 0, "gid": 0}},
            "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}]}}
-    code = ("import sys; import pyrunc.schema as s; "
+    code = ("import sys; import pyrunc.config.schema as s; "
             f"s.validate({doc!r}); "
             "assert 'jsonschema' not in sys.modules, 'jsonschema imported'")
     env = dict(os.environ, PYTHONPATH=REPO, PYRUNC_SCHEMA_DIR=SCHEMAS)

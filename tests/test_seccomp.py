@@ -528,7 +528,7 @@ def test_exec_gets_the_filter(runtime, sbundle):
 def test_exec_filter_loaded_last_when_not_early_safe(runtime, sbundle):
     """A filter that could stop exec's stage 1 (a rule on write, here for fd
     99 only) is loaded as the last step before execve instead: it works."""
-    from pyrunc.seccomp import early_load_safe
+    from pyrunc.linux.seccomp import early_load_safe
 
     sec = profile("SCMP_ACT_ALLOW", rule(TEST_SC, errnoRet=ENOSPC),
                   {"names": ["write"], "action": "SCMP_ACT_ERRNO",
@@ -613,8 +613,8 @@ def test_validation_errors(runtime, bundle, mutate, path, reason):
 
 def test_check_without_a_plan():
     """pyrunc.seccomp.check: the same checks, usable for exec's process."""
-    from pyrunc import seccomp
     from pyrunc.errors import ConfigError
+    from pyrunc.linux import seccomp
 
     seccomp.check(client_seccomp("docker"))
     seccomp.check(client_seccomp("podman"))
@@ -669,6 +669,6 @@ def _without(profile: dict, name: str) -> dict:
     ({"defaultAction": "SCMP_ACT_LOG"}, False),
 ])
 def test_early_load_safe(profile, safe):
-    from pyrunc.seccomp import early_load_safe
+    from pyrunc.linux.seccomp import early_load_safe
 
     assert early_load_safe(profile) is safe

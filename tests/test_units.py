@@ -8,8 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pyrunc import cgroups, fastjson, mounts, plan, signals, state
+from pyrunc import plan, state
+from pyrunc.cgroups import host as cgroups
 from pyrunc.errors import ConfigError, PyruncError
+from pyrunc.linux import mounts, signals
+from pyrunc.util import fastjson
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -177,7 +180,7 @@ def test_fastos_paths_agree_with_posixpath(p, rest):
     """fastos's path functions give posixpath's results, for any str path."""
     import posixpath
 
-    from pyrunc import fastos
+    from pyrunc.util import fastos
 
     assert fastos.path.join(p, *rest) == posixpath.join(p, *rest)
     for name in ("dirname", "basename", "isabs", "normpath", "abspath", "exists", "isdir",
@@ -189,7 +192,7 @@ def test_fastos_paths_of_other_types(tmp_path):
     """bytes and pathlib paths get posixpath's answers too (the API takes them)."""
     import posixpath
 
-    from pyrunc import fastos
+    from pyrunc.util import fastos
 
     for args in ((tmp_path, "a"), (b"/x/../y", b"z")):
         assert fastos.path.join(*args) == posixpath.join(*args)
@@ -202,7 +205,7 @@ def test_fastos_is_os_without_importing_it(tmp_path, monkeypatch):
     """The functions and constants are os's own; a name fastos does not define
     comes from the real os; environ reads what os.environ reads, also after a
     change made through os."""
-    from pyrunc import fastos
+    from pyrunc.util import fastos
 
     assert fastos.open is os.open and fastos.O_CLOEXEC == os.O_CLOEXEC
     assert fastos.path.isdir(str(tmp_path)) and fastos.path.islink("/proc/self")
@@ -218,16 +221,16 @@ def test_fastos_environ_before_os_is_loaded():
     import subprocess
     import sys
 
-    code = ("import sys; from pyrunc import fastos; v = fastos.environ.get('PYRUNC_X'); "
+    code = ("import sys; from pyrunc.util import fastos; v = fastos.environ.get('PYRUNC_X'); "
             "print(ascii(v), 'PYRUNC_X' in fastos.environ, 'os' in sys.modules)")
-    env = {b"PYRUNC_X": b"a\xffb", b"PYTHONPATH": os.path.dirname(
-        os.path.dirname(fastos_file())).encode()}
+    env = {b"PYRUNC_X": b"a\xffb", b"PYTHONPATH": os.path.dirname(os.path.dirname(
+        os.path.dirname(fastos_file()))).encode()}
     out = subprocess.run([sys.executable, "-S", "-c", code], env=env, capture_output=True,
                          check=True).stdout.decode()
     assert out.split() == [ascii("a\udcffb"), "True", "False"]
 
 
 def fastos_file() -> str:
-    from pyrunc import fastos
+    from pyrunc.util import fastos
 
     return fastos.__file__

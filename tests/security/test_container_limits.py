@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pyrunc.config.execspec import MAX_ID, parse_user
 from pyrunc.errors import PyruncError
-from pyrunc.execspec import MAX_ID, parse_user
 
 SLEEPER = ("sh", "-c", "trap 'exit 7' TERM; while :; do sleep 0.05; done")
 

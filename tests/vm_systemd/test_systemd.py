@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from pyrunc.resources import shares_to_weight
+from pyrunc.cgroups.common import shares_to_weight
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("RUN_IN_VM") != "1" or not os.path.isdir("/run/systemd/system"),

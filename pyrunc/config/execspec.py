@@ -3,9 +3,9 @@ process (config.json) changed by the command-line flags, as runc does."""
 
 import copy
 
-from .capabilities import CAP_NUMBERS
-from .errors import PyruncError
-from .state import Container
+from ..errors import PyruncError
+from ..linux.capabilities import CAP_NUMBERS
+from ..state import Container
 
 MAX_ID = 2**32 - 2  # (uid_t)-1 is "no change" to the kernel: never a real id
 
@@ -25,7 +25,7 @@ def parse_user(text: str) -> tuple[int, int | None]:
 
 def exec_process_spec(root: str, cid: str, flags: dict, args: list[str]) -> dict:
     """The process object for exec."""
-    from .config import check_process, read_json
+    from .load import check_process, read_json
 
     if flags.get("process"):
         if args:

@@ -17,7 +17,7 @@ import os
 import stat
 import struct
 
-from .errors import ConfigError, PyruncError
+from ..errors import ConfigError, PyruncError
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 MAX_SYMLINKS = 40  # as the kernel's path walk
@@ -128,7 +128,7 @@ def _int(x: object) -> int | None:
 
 def _q(s: object) -> str:
     """A value quoted for a message, on one line."""
-    from . import fastjson
+    from ..util import fastjson
 
     return fastjson.dumps(s) if isinstance(s, str) else repr(s)
 
@@ -277,7 +277,7 @@ class Checker:
 
 def check_bundle(bundle: str) -> list[Finding]:
     """All findings for the bundle at `bundle`."""
-    from .config import read_json
+    from .load import read_json
 
     c = Checker()
     if not os.path.exists(bundle):
@@ -340,7 +340,7 @@ def _guard(c: Checker, schema_ok: bool, name: str, fn, *args):
 
 
 def _semantic(c: Checker, config: dict) -> None:
-    from .config import check
+    from .load import check
 
     check(config)
 
@@ -487,7 +487,7 @@ def _interpreters(c: Checker, rootfs: str, host: str, full: str, cwd: str, uid: 
 
 
 def _mounts(c: Checker, config: dict, bundle: str) -> None:
-    from .mounts import MS_BIND, parse_options
+    from ..linux.mounts import MS_BIND, parse_options
 
     for i, m in enumerate(_l(config.get("mounts"))):
         m = _d(m)
@@ -573,7 +573,7 @@ def _id_mappings(c: Checker, config: dict) -> None:
 
 
 def _capabilities(c: Checker, config: dict) -> None:
-    from .capabilities import CAP_NUMBERS, CAP_SETS, last_cap
+    from ..linux.capabilities import CAP_NUMBERS, CAP_SETS, last_cap
 
     caps = _d(_d(config.get("process")).get("capabilities"))
     last = last_cap()
@@ -603,7 +603,7 @@ def _rlimits(c: Checker, config: dict) -> None:
     """Limits above pyrunc's own hard limit need CAP_SYS_RESOURCE to be raised."""
     import resource
 
-    from .config import RLIMITS
+    from .load import RLIMITS
 
     can_raise = _has_cap(CAP_SYS_RESOURCE)
     for i, rl in enumerate(_l(_d(config.get("process")).get("rlimits"))):
@@ -626,7 +626,7 @@ def _rlimits(c: Checker, config: dict) -> None:
 def _sysctl(c: Checker, config: dict) -> None:
     """As runc's validator: only namespaced sysctls, each with its namespace
     (config.sysctl_findings, which create enforces too)."""
-    from .config import sysctl_findings
+    from .load import sysctl_findings
 
     for severity, path, message in sysctl_findings(config):
         c.add(severity, path, message)
@@ -655,7 +655,7 @@ def syscall_known():
 
 
 def _seccomp(c: Checker, config: dict, bundle: str) -> None:
-    from . import seccomp
+    from ..linux import seccomp
 
     sc = _d(config.get("linux")).get("seccomp")
     if sc is None:
@@ -715,8 +715,8 @@ def hugepage_sizes(base: str = "/sys/kernel/mm/hugepages") -> set[str]:
 def _cgroups(c: Checker, config: dict) -> None:
     """The controllers each used linux.resources field needs, as resources.apply
     looks them up, on this host's hierarchies."""
-    from .cgroups import hierarchies
-    from .resources import RES, Cgroup
+    from ..cgroups.common import RES, Cgroup
+    from ..cgroups.host import hierarchies
 
     res = _d(_d(config.get("linux")).get("resources"))
     if not res:
@@ -773,7 +773,7 @@ def _cgroups(c: Checker, config: dict) -> None:
 
 def _plan(c: Checker, config: dict, bundle: str, rootfs: str | None) -> None:
     """Build (and throw away) the plan that create would: its checks too."""
-    from .plan import build_create
+    from ..plan import build_create
 
     # A console fd stands in for --console-socket, which only create is given.
     build_create(config, bundle, rootfs or "/nonexistent", console_fd=0, cid="check")
@@ -789,7 +789,7 @@ def summary(findings: list[Finding]) -> str:
 
 
 def render_text(findings: list[Finding]) -> str:
-    from .cli import one_line
+    from ..cli import one_line
 
     lines = [one_line(f"{f.severity} {f.path}: {f.message} ({f.spec})") for f in findings]
     lines.append(summary(findings))
@@ -797,7 +797,7 @@ def render_text(findings: list[Finding]) -> str:
 
 
 def render_json(findings: list[Finding]) -> str:
-    from . import fastjson
+    from ..util import fastjson
 
     return fastjson.dumps([f.as_dict() for f in findings], indent=2) + "\n"
 

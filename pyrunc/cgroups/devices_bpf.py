@@ -3,7 +3,7 @@ attached to the container's cgroup, built and loaded by csrc/devfilter.c."""
 
 import os
 
-from .errors import PyruncError
+from ..errors import PyruncError
 
 ACCESS = {"m": 1, "r": 2, "w": 4}  # BPF_DEVCG_ACC_MKNOD, _READ, _WRITE
 
@@ -21,7 +21,7 @@ def reduce(rules: list[tuple[bool, str, int, int, str]]
 
 
 def apply(cgroup_dir: str, rules: list[tuple[bool, str, int, int, str]], field: str) -> None:
-    from ._shim import ffi, lib
+    from .._shim import ffi, lib
 
     default, rest = reduce(rules)
     arr = ffi.new("struct pyrunc_dev_rule[]", max(1, len(rest)))

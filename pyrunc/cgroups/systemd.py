@@ -7,7 +7,8 @@ then written to the cgroup files as for the other drivers."""
 import os
 from contextlib import contextmanager
 
-from .errors import PyruncError
+from ..errors import PyruncError
+from . import manager
 
 DEST = "org.freedesktop.systemd1"
 OBJ = "/org/freedesktop/systemd1"
@@ -63,7 +64,7 @@ def expand_slice(slice_: str) -> str:
 
 def container_paths(cgroups_path: str | None, cid: str) -> tuple[str, str, dict[str, str]]:
     """(slice, unit, {hierarchy: directory}) of the container's unit."""
-    from .cgroups import directories
+    from .host import directories
 
     slice_, unit = parse_path(cgroups_path, cid)
     if not running():
@@ -80,7 +81,7 @@ def container_paths(cgroups_path: str | None, cid: str) -> tuple[str, str, dict[
 
 def _cpus_mask(text: str, where: str) -> bytes:
     """A cpu or node list ("0-2,4") as systemd's bitmask (ay, little end first)."""
-    from .linux_attrs import MAX_CPUS, mask_words, parse_list
+    from ..linux.attrs import MAX_CPUS, mask_words, parse_list
 
     _, words = mask_words(parse_list(text, where, MAX_CPUS))
     return words.rstrip(b"\0")
@@ -90,7 +91,7 @@ def properties(resources: dict, v2: bool, full: dict | None = None) -> list[tupl
     """The unit properties (name, (signature, value)) for a linux.resources
     object, as runc passes them; `full` is the complete resources after an
     update (quota and period go together)."""
-    from .resources import shares_to_weight
+    from .common import shares_to_weight
 
     full = full or resources
     props: list[tuple] = []
@@ -226,3 +227,55 @@ def stop(unit: str) -> None:
                 return
             raise
         _wait_job(conn, job, what)
+
+
+# -- the driver ----------------------------------------------------------------------
+
+class Manager(manager.Manager):
+    """The systemd driver: a transient scope made over D-Bus with the init in
+    it, the limits systemd knows as unit properties, then the exact values in
+    the files (and directories for the v1 controllers systemd does not
+    manage) as the cgroupfs driver writes them."""
+
+    needs_process = True
+
+    def __init__(self, paths: dict[str, str], made: list[str] | None = None,
+                 ownership: str = manager.FULL, *, unit: str, slice_: str = "",
+                 started: bool = True) -> None:
+        super().__init__(paths, made, ownership)
+        self.unit = unit
+        self.slice = slice_
+        self.started = started  # (stopped by remove)
+
+    def self_join(self, joins_cgroupns: bool) -> tuple[list[str], str | None, dict[str, str]]:
+        """A scope needs a process: pyrunc moves stage 1 there."""
+        return [], None, self.paths
+
+    def start(self, pid: int, cid: str, resources: dict) -> None:
+        from .host import pure_v2
+
+        self.started = True
+        start(self.slice, self.unit, pid, cid, properties(resources, pure_v2(self.paths)))
+
+    def apply_pids(self, linux: dict) -> None:
+        set_properties(self.unit, tasks_max(linux.get("resources") or {}))
+        super().apply_pids(linux)
+
+    def update(self, delta: dict, merged: dict) -> None:
+        """systemd first, then the exact values in the files."""
+        from .host import pure_v2
+
+        set_properties(self.unit, properties(delta, pure_v2(self.paths), merged)
+                       + tasks_max(delta))
+        super().update(delta, merged)
+
+    def remove(self) -> None:
+        """Stop the unit (a failure is only a warning), then remove what was made."""
+        if self.started:
+            try:
+                stop(self.unit)
+            except PyruncError as e:
+                from .common import warn
+
+                warn(str(e))
+        super().remove()

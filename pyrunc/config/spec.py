@@ -2,8 +2,9 @@
 
 import os
 
-from . import OCI_VERSION, fastjson
-from .errors import PyruncError
+from .. import OCI_VERSION
+from ..errors import PyruncError
+from ..util import fastjson
 
 DEFAULT_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
 

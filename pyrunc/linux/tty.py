@@ -6,8 +6,8 @@ import _socket
 import array
 import select
 
-from . import fastos as os
-from .errors import PyruncError
+from ..errors import PyruncError
+from ..util import fastos as os
 
 
 def console_pair() -> tuple[_socket.socket, int]:

@@ -19,7 +19,7 @@ def configure(path: str | None, fmt: str, debug: bool) -> None:
 
 
 def _line(level: str, msg: str) -> str:
-    from .state import now_rfc3339
+    from ..state import now_rfc3339
 
     t = now_rfc3339()
     if _format == "json":

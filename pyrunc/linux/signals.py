@@ -1,6 +1,6 @@
 """Signal names and numbers, without importing the signal module (enum)."""
 
-from .errors import PyruncError
+from ..errors import PyruncError
 
 SIGNALS = {
     "HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT": 6, "BUS": 7,

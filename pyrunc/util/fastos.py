@@ -4,7 +4,7 @@ module behind os), with the few path functions written out for str paths.
 Importing os costs ~2 ms here (mostly the abstract classes of its
 _collections_abc), a sixth of a whole `pyrunc state`; posix is built in and
 already loaded. Modules on the commands' paths import this as
-`from . import fastos as os`. A name not defined here (os.walk,
+`from .util import fastos as os`. A name not defined here (os.walk,
 os.path.realpath, ...) comes from the real os, imported on first use."""
 
 import sys

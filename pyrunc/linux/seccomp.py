@@ -9,8 +9,8 @@ the profile."""
 
 import struct
 
-from . import fastos as os
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..util import fastos as os
 
 ENOSYS = 38
 EPERM = 1
@@ -104,7 +104,8 @@ def state_document(state: dict, metadata: str | None) -> str:
     """The container process state sent to the seccomp agent (config-linux.md),
     with PID where the pid goes: the C init fills it in. JSON text never holds
     a raw control character, so PID cannot occur anywhere else."""
-    from . import OCI_VERSION, fastjson
+    from .. import OCI_VERSION
+    from ..util import fastjson
 
     def obj(pairs: list[tuple[str, str]]) -> str:
         return "{" + ",".join(f"{fastjson.dumps(k)}:{v}" for k, v in pairs) + "}"
@@ -266,7 +267,7 @@ def exec_state(container) -> dict:
 
 def add_records(plan, seccomp: object, where: str, state: dict, bundle: str = "") -> None:
     """Add the records of linux.seccomp to a plan (create, and exec)."""
-    from . import plan as planmod
+    from .. import plan as planmod
 
     for name, payload in records(seccomp, where, state, bundle):
         plan.add(getattr(planmod, name), payload)

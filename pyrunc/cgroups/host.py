@@ -1,11 +1,12 @@
 """cgroups from the host side: find the hierarchies (v1, v2 or hybrid), make
 the container's cgroup in each, put a process in, and remove them again.
-Limits are not applied here (see linux.resources, a later step)."""
+Limits are not applied here (resources.py); the manager (manager.py) is what
+the rest of pyrunc calls."""
 
 import time
 
-from . import fastos as os
-from .errors import PyruncError
+from ..errors import PyruncError
+from ..util import fastos as os
 
 MOUNTINFO = "/proc/self/mountinfo"
 

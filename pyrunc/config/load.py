@@ -1,12 +1,13 @@
 """Loading config.json from a bundle: JSON, schema, and the semantic checks a
 runtime needs beyond the schema. Every error names the JSON path."""
 
-from . import fastjson
-from . import fastos as os
-from .capabilities import CAP_NUMBERS, CAP_SETS, last_cap
-from .errors import ConfigError, PyruncError
+from ..errors import ConfigError, PyruncError
+from ..linux.capabilities import CAP_NUMBERS, CAP_SETS, last_cap
+from ..linux.namespaces import check as check_namespaces
+from ..linux.namespaces import is_hosts_namespace
+from ..util import fastjson
+from ..util import fastos as os
 
-NAMESPACES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time")
 RLIMITS = {
     "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
     "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8,
@@ -90,7 +91,7 @@ def check(config: dict) -> None:
     if "intelRdt" in linux and not os.path.exists("/sys/fs/resctrl/schemata"):
         raise ConfigError("$.linux.intelRdt", "Intel RDT is not available on this host "
                           "(no resctrl filesystem at /sys/fs/resctrl)")
-    from . import linux_attrs
+    from ..linux import attrs as linux_attrs
 
     for i, mount in enumerate(config.get("mounts", [])):
         if "destination" not in mount:
@@ -101,7 +102,7 @@ def check(config: dict) -> None:
         linux_attrs.check_mount_idmap(mount, f"$.mounts[{i}]")
     linux_attrs.check_linux(linux)
     if linux.get("netDevices"):
-        from . import netdev
+        from ..linux import netdev
 
         netdev.check(linux, namespaces)
     for severity, path, message in sysctl_findings(config):
@@ -174,30 +175,9 @@ def check_process(process: dict, where: str) -> None:
         seen.add(kind)
         if rl["soft"] > rl["hard"]:
             raise ConfigError(f"{where}.rlimits[{i}]", "soft limit is above the hard limit")
-    from .linux_attrs import check_process as check_linux_process
+    from ..linux.attrs import check_process as check_linux_process
 
     check_linux_process(process, where)
-
-
-def check_namespaces(linux: dict) -> dict[str, dict]:
-    """Namespaces by type; duplicates and bad paths are errors."""
-    out: dict[str, dict] = {}
-    for i, ns in enumerate(linux.get("namespaces", [])):
-        kind = ns.get("type")
-        if kind not in NAMESPACES:
-            raise ConfigError(f"$.linux.namespaces[{i}].type", f"unknown namespace \"{kind}\"")
-        if kind in out:
-            raise ConfigError(f"$.linux.namespaces[{i}].type", f"duplicate namespace \"{kind}\"")
-        path = ns.get("path")
-        if path is not None:
-            if not path.startswith("/"):
-                raise ConfigError(f"$.linux.namespaces[{i}].path", "must be an absolute path")
-            if not os.path.exists(path):
-                raise ConfigError(
-                    f"$.linux.namespaces[{i}].path", f"{path}: no such file or directory"
-                )
-        out[kind] = ns
-    return out
 
 
 # linux.sysctl: runc's validator. Only namespaced sysctls, each with a namespace
@@ -205,9 +185,6 @@ def check_namespaces(linux: dict) -> dict[str, dict]:
 # same findings.
 IPC_SYSCTLS = ("kernel.sem",)
 IPC_SYSCTL_PREFIXES = ("kernel.shm", "kernel.msg", "fs.mqueue.")
-# namespace type: its file in /proc/PID/ns
-NS_FILES = {"pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc", "uts": "uts",
-            "user": "user", "cgroup": "cgroup", "time": "time"}
 
 
 def sysctl_findings(config: dict) -> list[tuple[str, str, str]]:
@@ -246,12 +223,3 @@ def sysctl_findings(config: dict) -> list[tuple[str, str, str]]:
             out.append(("warning", where, f"sysctl {shown} does not exist on this host's "
                         "kernel"))
     return out
-
-
-def is_hosts_namespace(path: object, kind: str) -> bool:
-    """Whether a namespace to join is pyrunc's own (the host's), as runc asks."""
-    try:
-        a, b = os.stat(str(path)), os.stat(f"/proc/self/ns/{NS_FILES[kind]}")
-    except (OSError, ValueError):
-        return False  # check_namespaces reports a path that does not exist
-    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)

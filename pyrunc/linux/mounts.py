@@ -1,6 +1,6 @@
 """Mount options of config.json turned into mount(2) flags and data."""
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 MS_RDONLY = 0x1
 MS_NOSUID = 0x2
@@ -85,7 +85,7 @@ PROPAGATION = {
 # Options handled elsewhere or by later work, ignored by mount(2).
 IGNORED = {"tmpcopyup"}
 # Idmapped bind mounts with the mount's uidMappings/gidMappings, made with
-# mount_setattr(MOUNT_ATTR_IDMAP) (pyrunc/linux_attrs.py, csrc/idmap.c).
+# mount_setattr(MOUNT_ATTR_IDMAP) (pyrunc/linux/attrs.py, csrc/idmap.c).
 IDMAP = {"idmap", "ridmap"}
 
 

@@ -10,8 +10,8 @@ MAINPID, the container's pid as the host sees it)."""
 import _socket
 import select
 
-from . import fastos as os
-from .errors import PyruncError
+from ..errors import PyruncError
+from ..util import fastos as os
 
 IN_CONTAINER = "/run/notify/notify.sock"
 

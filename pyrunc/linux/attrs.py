@@ -7,8 +7,8 @@ records; csrc/attrs.c and csrc/idmap.c apply them."""
 
 import struct
 
-from . import fastos as os
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..util import fastos as os
 
 # <linux/sched.h>, <uapi/linux/sched/types.h>
 SCHED_POLICIES = {
@@ -243,7 +243,7 @@ def linux_records(plan, linux: dict) -> None:
     pers = linux.get("personality")
     if pers is not None:
         if pers.get("flags"):
-            from .log import warning
+            from ..util.log import warning
 
             warning("$.linux.personality.flags: no personality flags are supported; "
                     "ignored (as runc)")
@@ -277,7 +277,7 @@ def idmap_record(plan, mount: dict, source: str, recursive_bind: bool, where: st
 
 def initial_affinity(pid: int, affinity: dict | None) -> None:
     """Put the exec's init on execCPUAffinity.initial before it joins the cgroup."""
-    from .errors import PyruncError
+    from ..errors import PyruncError
 
     text = (affinity or {}).get("initial", "")
     if not text.strip():

@@ -10,7 +10,7 @@ virtual devices and returns the physical ones to the host."""
 import os
 import struct
 
-from .errors import ConfigError, PyruncError
+from ..errors import ConfigError, PyruncError
 
 RTM_NEWLINK, RTM_GETLINK, RTM_NEWADDR, RTM_GETADDR = 16, 18, 20, 22
 NLMSG_ERROR, NLMSG_DONE = 2, 3
@@ -48,7 +48,7 @@ def check(linux: dict, namespaces: dict) -> None:
         raise ConfigError(WHERE, "moving network devices needs a network namespace of the "
                           "container's own: linux.namespaces has none")
     if "path" in net:
-        from .config import is_hosts_namespace
+        from .namespaces import is_hosts_namespace
 
         if is_hosts_namespace(net["path"], "network"):
             raise ConfigError(WHERE, "moving network devices needs a network namespace "
@@ -75,7 +75,7 @@ def check(linux: dict, namespaces: dict) -> None:
 
 
 def _key(name: str) -> str:
-    from .schema import format_path
+    from ..errors import format_path
 
     return format_path([name])[1:]
 

@@ -20,10 +20,10 @@ error travels back up, so a valid document never builds a path.
 
 from __future__ import annotations
 
-from pyrunc import fastjson
-from pyrunc.errors import ConfigError, PyruncError
+from pyrunc.errors import ConfigError, PyruncError, format_path
+from pyrunc.util import fastjson
 
-from . import fastos as os
+from ..util import fastos as os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,7 +59,7 @@ def schema_dir() -> str:
     env = os.environ.get("PYRUNC_SCHEMA_DIR")
     if env:
         return env
-    here = os.path.dirname(os.path.abspath(__file__))
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the package
     installed = os.path.join(here, "schemas")
     if os.path.isdir(installed):
         return installed
@@ -122,21 +122,6 @@ def _canon(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
         return ("a", tuple(_canon(v) for v in x))
     return ("z", None) if x is None else ("?", repr(x))
-
-
-def format_path(segments: list[Any] | tuple[Any, ...]) -> str:
-    """``["process", "args", 0]`` -> ``$.process.args[0]``; odd keys use ``["..."]``."""
-    out = ["$"]
-    for s in segments:
-        if isinstance(s, int):
-            out.append(f"[{s}]")
-        elif s.isidentifier() and s.isascii():
-            out.append("." + s)
-        else:
-            import json
-
-            out.append("[" + json.dumps(s, ensure_ascii=False) + "]")
-    return "".join(out)
 
 
 # -- patterns ----------------------------------------------------------------------

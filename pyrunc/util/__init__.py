@@ -1,0 +1,1 @@
+"""Small helpers below everything: fastos, fastjson, log, trace."""
