@@ -46,7 +46,8 @@ enum plan_record {
 	R_HOOK_START_CONTAINER = 52,  /* the same */
 	/* linux.seccomp (csrc/seccomp.c, pyrunc/seccomp.py): */
 	R_TRACE = 60,         /* - : report each setup step (MSG_TRACE) */
-	R_DEBUG = 90,         /* u32 rw, str tools root ("": the host's), str mnt ns, str user ns */
+	R_DEBUG = 90,         /* u32 rw, str tools root ("": the host's), str mnt ns, str user ns,
+	                         u32 pty slave fd (0xffffffff: none) */
 	R_KEYRING = 62,       /* str name: join a new session keyring (not with --no-new-keyring) */
 	R_MOUNT_ATTR = 61,    /* u64 attr_set, u64 attr_clr, str dst, str where: mount_setattr */
 	R_SECCOMP_DEFAULT = 53, /* u32 libseccomp default action, u32 options (1: -ENOSYS stub) */
