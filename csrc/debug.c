@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/mount.h>
 #include <sched.h>
 #include <stdio.h>
@@ -190,6 +191,13 @@ void debug_enter(const struct plan *p)
 		if (setns(userns_fd, CLONE_NEWUSER) < 0)
 			fail_errno(errno, "debug: joining the container's user namespace");
 		close(userns_fd);
+		/* The container's root where it has one (the host's root is not
+		 * mapped there: it would be the overflow uid); the capabilities in
+		 * the namespace stay. */
+		if (setgroups(0, NULL) < 0 && errno != EPERM)
+			fail_errno(errno, "debug: dropping the supplementary groups");
+		if (setresgid(0, 0, 0) == 0 && setresuid(0, 0, 0) < 0 && errno != EINVAL)
+			fail_errno(errno, "debug: becoming the user namespace's root");
 	}
 	if (a.tty >= 0) {
 		for (int fd = 0; fd < 3; fd++)

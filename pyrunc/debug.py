@@ -86,8 +86,8 @@ def debug(t: Target, *, tools: str | None = None, rw: bool = False,
           cmd: list[str] | None = None, tty: bool | None = None,
           ignore_paused: bool = False) -> int:
     """Run the debug session in the foreground; return its exit status.
-    With a terminal (`tty`; by default when stdin is one) the session gets a
-    pty of its own, relayed as `exec -t` does."""
+    With a terminal (`tty`; by default when stdin is one, and stdout too for
+    a command) the session gets a pty of its own, relayed as `exec -t` does."""
     from .create import exit_status, wait_forwarding_signals
     from .spawn import Init, above
 
@@ -100,16 +100,17 @@ def debug(t: Target, *, tools: str | None = None, rw: bool = False,
         tools = os.path.abspath(tools)
         if not os.path.isdir(tools):
             raise PyruncError(f"debug: --tools {tools}: not a directory")
-    if not cmd:
-        cmd = ["/bin/sh"] if not tools else ["sh"]
+    shell = ["/bin/sh"] if not tools else ["sh"]
     paths = {} if t.status == "paused" else target_cgroups(t)
     master = slave = -1
-    if tty if tty is not None else os.isatty(0):
+    if tty is None:  # a terminal, unless a command's output goes elsewhere (no \r\n there)
+        tty = os.isatty(0) and (os.isatty(1) or not cmd)
+    if tty:
         master, slave = os.openpty()
         slave = above(slave, 3)
     init = None
     try:
-        init = Init(build_plan(t, tools, rw, cmd, slave),
+        init = Init(build_plan(t, tools, rw, cmd or shell, slave),
                     extra_fds=(slave,) if slave >= 0 else ())
         if slave >= 0:
             os.close(slave)

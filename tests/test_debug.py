@@ -165,6 +165,44 @@ def test_debug_one_shot_command_in_a_pty_keeps_its_status(runtime, bundle):
     assert p.returncode == 6 and "not a tty" in p.out
 
 
+def test_debug_interactive_session_in_a_user_namespace(runtime, bundle, host_dir):
+    """A container with a user namespace: the session joins it (after its
+    tools root is built with the host's privileges) and job control works."""
+    from integration.clients.clientlib import Pty
+
+    shell_less(bundle)
+    for d in ("proc", "dev"):  # (the namespace's root cannot make them)
+        (bundle.rootfs / d).mkdir()
+    bundle.config["linux"]["namespaces"].append({"type": "user"})
+    bundle.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.config["mounts"] = [m for m in bundle.config["mounts"] if m["destination"] != "/sys"]
+    bundle.write()
+    # where the namespace's root (host uid 100000) can reach it: not under
+    # pytest's directory, which another pytest run may make 0700 again
+    os.chmod(host_dir, 0o755)
+    b = shutil.copytree(bundle.path, os.path.join(host_dir, "bundle"), symlinks=True)
+    runtime("run", "-d", "-b", b, "ct-dbg-userns", check=True)
+    init = runtime.state("ct-dbg-userns")["pid"]
+    t = Pty([*runtime.cmd, "--root", runtime.root, "debug", "ct-dbg-userns"])
+    try:
+        t.expect("# ")
+        t.send("readlink /proc/self/ns/user; cat /proc/self/uid_map; id -u; echo END-NS\r")
+        out = t.expect("\nEND-NS").split("echo END-NS")[-1].split()
+        # the container's root (host uid 100000), not the unmapped host root
+        assert out[:5] == [os.readlink(f"/proc/{init}/ns/user"), "0", "100000", "65536",
+                           "0"], out
+        t.send("sleep 100\r")
+        time.sleep(0.5)
+        t.send("\x03")
+        t.send("echo rc=$?\r")
+        t.expect("rc=130")
+        t.send("exit 4\r")
+        assert t.wait() == 4, t.text
+    finally:
+        t.close()
+
+
 # -- finding the container ---------------------------------------------------------
 
 def test_debug_by_id_prefix_and_pid(runtime, bundle):
