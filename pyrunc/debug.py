@@ -11,7 +11,7 @@ import struct
 import sys
 
 from . import cgroups
-from .discover import Target
+from .discover import Target, frozen, process_cgroups
 from .errors import PyruncError
 
 DEBUG_NAMESPACES = ("pid", "network", "ipc", "uts", "cgroup")
@@ -33,20 +33,6 @@ def own_namespaces(pid: int) -> list[str]:
             raise PyruncError(f"debug: process {pid}: {e.strerror}") from None
         if (theirs.st_dev, theirs.st_ino) != (ours.st_dev, ours.st_ino):
             out.append(kind)
-    return out
-
-
-def process_cgroups(pid: int) -> dict[str, str]:
-    """The directories of process `pid`'s cgroups, one per hierarchy."""
-    own = cgroups.own_cgroups(str(pid))
-    out = {}
-    for h in cgroups.hierarchies():
-        path = own.get(h.name)
-        if path is None:
-            continue
-        rel = os.path.relpath(path, h.root) if h.root != "/" else path.lstrip("/")
-        if not rel.startswith(".."):
-            out[h.name or "unified"] = os.path.normpath(os.path.join(h.mountpoint, rel))
     return out
 
 
@@ -91,6 +77,8 @@ def debug(t: Target, *, tools: str | None = None, rw: bool = False,
     from .create import exit_status, wait_forwarding_signals
     from .spawn import Init, above
 
+    if t.status == "running" and frozen(t.pid):  # (a runtime that cannot tell)
+        t.status = "paused"
     if t.status == "paused" and not ignore_paused:
         raise PyruncError(f"debug: container {t.id} is paused (resume it, or use "
                           "--ignore-paused to debug it frozen, outside its cgroup)")

@@ -117,9 +117,48 @@ def _from_state(runtime: str, root: str, state: dict) -> Target:
     t = Target(runtime, root, state.get("id", ""), int(state.get("pid") or 0),
                state.get("status", "unknown"), state.get("bundle", ""),
                state.get("rootfs", ""), state.get("annotations") or {})
+    if t.rootfs and t.bundle and not os.path.isabs(t.rootfs):  # (crun: as in config.json)
+        t.rootfs = os.path.normpath(os.path.join(t.bundle, t.rootfs))
     if t.bundle and not t.pod:
         t.annotations = {**_config_annotations(t.bundle), **t.annotations}
     return t
+
+
+def process_cgroups(pid: int) -> dict[str, str]:
+    """The directories of process `pid`'s cgroups, one per hierarchy."""
+    from . import cgroups
+
+    own = cgroups.own_cgroups(str(pid))
+    out = {}
+    for h in cgroups.hierarchies():
+        path = own.get(h.name)
+        if path is None:
+            continue
+        rel = os.path.relpath(path, h.root) if h.root != "/" else path.lstrip("/")
+        if not rel.startswith(".."):
+            out[h.name or "unified"] = os.path.normpath(os.path.join(h.mountpoint, rel))
+    return out
+
+
+def frozen(pid: int) -> bool:
+    """Is process `pid` in a frozen cgroup (v1 freezer or v2 cgroup.freeze)?"""
+    try:
+        paths = process_cgroups(pid)
+    except OSError:
+        return False
+    for name, path in paths.items():
+        try:
+            if "freezer" in name.split(","):
+                with open(os.path.join(path, "freezer.state")) as f:
+                    if f.read().strip() != "THAWED":
+                        return True
+            elif name == "unified":
+                with open(os.path.join(path, "cgroup.events")) as f:
+                    if "frozen 1" in f.read().splitlines():
+                        return True
+        except OSError:
+            continue
+    return False
 
 
 def _alive(pid: int, start: int | None) -> bool:
@@ -146,8 +185,10 @@ def _state_file(runtime: str, root: str, cid: str) -> dict:
         rootfs = cfg.get("rootfs", "")
         labels = dict(x.split("=", 1) for x in cfg.get("labels", []) if "=" in x)
         bundle = labels.get("bundle", "")
-    status = "running" if _alive(pid, int(start) if start is not None else None) else "stopped"
-    return {"id": cid, "pid": pid if status == "running" else 0, "status": status,
+    status = "stopped"
+    if _alive(pid, int(start) if start is not None else None):
+        status = "paused" if frozen(pid) else "running"
+    return {"id": cid, "pid": pid if status != "stopped" else 0, "status": status,
             "bundle": bundle, "rootfs": rootfs}
 
 

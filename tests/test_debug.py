@@ -336,33 +336,60 @@ def test_debug_bad_arguments(runtime):
 
 # -- containers of other runtimes ----------------------------------------------------
 
-def test_debug_a_runc_container(runtime, bundle, tmp_path):
-    """A container Debian's runc started (in runc's default root, /run/runc):
-    found through `runc state` and entered."""
-    if not shutil.which("runc"):
-        pytest.skip("runc is not installed")
+def other_runtime(name: str) -> list[str]:
+    """How to call runc or crun here. crun 1.8 refuses every container on a
+    hybrid host where a controller is attached to cgroup v2 only ("cgroups in
+    hybrid mode not supported"): it runs in a mount namespace of its own where
+    the v2 hierarchy's cgroup.controllers reads empty."""
+    controllers = "/sys/fs/cgroup/unified/cgroup.controllers"
+    if name != "crun" or not os.path.exists(controllers) or not open(controllers).read().strip():
+        return [name]
+    return ["unshare", "--mount", "--propagation", "unchanged", "--", "sh", "-c",
+            f'mount --bind /dev/null {controllers} && exec crun "$@"', "crun"]
+
+
+@pytest.mark.parametrize("other", ["runc", "crun"])
+def test_debug_a_container_of_runc_or_crun(runtime, bundle, other):
+    """A container that Debian's runc or crun started, in its default root
+    (/run/runc, /run/crun, where podman and CRI-O leave them): found through
+    `RUNTIME state`, and through its state file when the program is not on
+    PATH; entered."""
+    if not shutil.which(other):
+        pytest.skip(f"{other} is not installed")
     shell_less(bundle)
     bundle.config["process"]["terminal"] = False
+    bundle.config["ociVersion"] = "1.0.2"  # (crun 1.8 refuses later ones)
     bundle.write()
-    cid = f"ct-dbg-runc-{secrets.token_hex(4)}"
+    cid = f"ct-dbg-{other}-{secrets.token_hex(4)}"
+    root = f"/run/{other}"
     runtime.ids.add(cid)
-    subprocess.run(["runc", "run", "-d", "-b", str(bundle), cid], check=True,
+    argv = other_runtime(other)
+    subprocess.run([*argv, "run", "-d", "-b", str(bundle), cid], check=True,
                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, timeout=60)
     try:
-        state = json.loads(subprocess.run(["runc", "state", cid], check=True,
+        state = json.loads(subprocess.run([other, "state", cid], check=True,
                                           capture_output=True).stdout)
-        p = runtime("debug", cid[:-2], "--", "sh", "-c",
-                    "cat /proc/1/cmdline | tr '\\0' ' '; echo; readlink /proc/1/ns/pid; "
-                    "cat /container/etc/marker")
-        assert p.returncode == 0, p.err
-        assert f"found runc container {cid} in /run/runc, pid {state['pid']}" in p.err
-        lines = [line.strip() for line in p.out.splitlines()]
-        assert lines[0] == "/sleep 1000"
-        assert lines[1] == os.readlink(f"/proc/{state['pid']}/ns/pid")
-        assert lines[2] == "container file"
-        rows = json.loads(runtime("debug", "--list", "--format", "json", check=True).out)
-        row = next(r for r in rows if r["id"] == cid)
-        assert (row["runtime"], row["root"], row["pid"], row["rootfs"]) == (
-            "runc", "/run/runc", state["pid"], str(bundle.rootfs))
+        for env in (None, {"PATH": "/nonexistent"}):
+            p = runtime("debug", cid[:-2], "--", "sh", "-c",
+                        "cat /proc/1/cmdline | tr '\\0' ' '; echo; readlink /proc/1/ns/pid; "
+                        "cat /container/etc/marker", env=env)
+            assert p.returncode == 0, p.err
+            assert f"found {other} container {cid} in {root}, pid {state['pid']}" in p.err
+            lines = [line.strip() for line in p.out.splitlines()]
+            assert lines == ["/sleep 1000", os.readlink(f"/proc/{state['pid']}/ns/pid"),
+                             "container file"]
+            rows = json.loads(runtime("debug", "--list", "--format", "json", env=env,
+                                      check=True).out)
+            row = next(r for r in rows if r["id"] == cid)
+            assert (row["runtime"], row["root"], row["pid"], row["status"], row["rootfs"]) == (
+                other, root, state["pid"], "running", str(bundle.rootfs))
+        subprocess.run([*argv, "pause", cid], check=True, capture_output=True)
+        for env in (None, {"PATH": "/nonexistent"}):
+            p = runtime("debug", cid, "true", env=env, timeout=20)
+            assert p.returncode == 1 and "is paused" in p.err
+            p = runtime("debug", "--ignore-paused", cid, "--", "cat", "/container/etc/marker",
+                        env=env, timeout=20)
+            assert p.returncode == 0 and p.out == "container file\n", p.err
+        subprocess.run([*argv, "resume", cid], check=True, capture_output=True)
     finally:
-        subprocess.run(["runc", "delete", "-f", cid], capture_output=True, timeout=30)
+        subprocess.run([*argv, "delete", "-f", cid], capture_output=True, timeout=30)
