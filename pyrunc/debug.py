@@ -58,14 +58,16 @@ def build_plan(t: Target, tools: str | None, rw: bool, cmd: list[str], tty_fd: i
 
 
 def target_cgroups(t: Target) -> dict[str, str]:
-    """The cgroups the session joins: those pyrunc made, else the init's."""
+    """The cgroups the session joins: those pyrunc made, else the init's (not
+    a hierarchy's root: the runtime did not place it there)."""
     if t.runtime == "pyrunc":
         from .state import Container
 
         paths = Container.load(t.root, t.id).data.get("cgroup")
         if paths:
             return paths
-    return process_cgroups(t.pid)
+    roots = {h.mountpoint for h in cgroups.hierarchies()}
+    return {n: p for n, p in process_cgroups(t.pid).items() if p not in roots}
 
 
 def debug(t: Target, *, tools: str | None = None, rw: bool = False,

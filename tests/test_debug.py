@@ -383,6 +383,11 @@ def test_debug_a_container_of_runc_or_crun(runtime, bundle, other):
             row = next(r for r in rows if r["id"] == cid)
             assert (row["runtime"], row["root"], row["pid"], row["status"], row["rootfs"]) == (
                 other, root, state["pid"], "running", str(bundle.rootfs))
+        # the session is in the container's cgroups
+        p = runtime("debug", cid, "--", "sh", "-c", "cat /proc/1/cgroup; echo ==; "
+                    "cat /proc/self/cgroup")
+        mine, theirs = p.out.split("==\n")
+        assert p.returncode == 0 and mine == theirs, p.out
         subprocess.run([*argv, "pause", cid], check=True, capture_output=True)
         for env in (None, {"PATH": "/nonexistent"}):
             p = runtime("debug", cid, "true", env=env, timeout=20)
