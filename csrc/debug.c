@@ -205,6 +205,9 @@ void debug_enter(const struct plan *p)
 				fail_errno(errno, "debug: dup of the pty slave to fd %d", fd);
 		close(a.tty);
 		take_terminal();
+	} else if (setsid() < 0) { /* a session of its own all the same: what is
+				    * left in it when it ends is killed */
+		fail_errno(errno, "debug: setsid");
 	}
 	trace("debug: inside the container's namespaces");
 }

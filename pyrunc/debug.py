@@ -92,6 +92,10 @@ def debug(t: Target, *, tools: str | None = None, rw: bool = False,
             raise PyruncError(f"debug: --tools {tools}: not a directory")
     shell = ["/bin/sh"] if not tools else ["sh"]
     paths = {} if t.status == "paused" else target_cgroups(t)
+    try:
+        pidns = os.readlink(f"/proc/{t.pid}/ns/pid")
+    except OSError as e:
+        raise PyruncError(f"debug: container {t.id}: process {t.pid}: {e.strerror}") from None
     master = slave = -1
     if tty is None:  # a terminal, unless a command's output goes elsewhere (no \r\n there)
         tty = os.isatty(0) and (os.isatty(1) or not cmd)
@@ -116,11 +120,38 @@ def debug(t: Target, *, tools: str | None = None, rw: bool = False,
             if fd >= 0:
                 os.close(fd)
         raise
-    if master >= 0:
-        from .tty import relay
+    try:
+        if master >= 0:
+            from .tty import relay
 
-        return exit_status(relay(master, pid))
-    return wait_forwarding_signals(pid)
+            return exit_status(relay(master, pid))
+        return wait_forwarding_signals(pid, group=True)
+    finally:
+        for leftover in leftovers(pid, pidns):
+            try:
+                os.kill(leftover, 9)
+            except ProcessLookupError:
+                pass
+
+
+def leftovers(session: int, pidns: str) -> list[int]:
+    """Processes a finished session left running in the container (in the
+    background, or orphaned): those in the pid namespace `pidns` and in its
+    session (the session process leads one of its own: csrc/debug.c)."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                data = f.read()
+            ns = os.readlink(f"/proc/{name}/ns/pid")
+        except OSError:
+            continue
+        fields = data[data.rfind(b")") + 2:].split()
+        if ns == pidns and int(fields[3]) == session:
+            out.append(int(name))
+    return out
 
 
 def list_table(targets: list[Target]) -> str:

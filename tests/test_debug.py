@@ -203,6 +203,64 @@ def test_debug_interactive_session_in_a_user_namespace(runtime, bundle, host_dir
         t.close()
 
 
+def running(cmdline: bytes, timeout: float = 5) -> bool:
+    """Is a process with this command line still alive after `timeout`?"""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = any(_cmdline(int(x)) == cmdline for x in os.listdir("/proc") if x.isdigit())
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
+
+
+def test_debug_leaves_no_process_behind(runtime, bundle):
+    """What a session started in the background dies with it, with a terminal
+    (the shell's background job) and without (an orphan of a command)."""
+    from integration.clients.clientlib import Pty
+
+    shell_less(bundle)
+    runtime("run", "-d", "-b", str(bundle), "ct-dbg-left", check=True)
+    p = runtime("debug", "ct-dbg-left", "--", "sh", "-c",
+                "sleep 4711 >/dev/null & echo started")
+    assert p.returncode == 0 and p.out == "started\n", p.err
+    assert not running(b"sleep\x004711\x00")
+    t = Pty([*runtime.cmd, "--root", runtime.root, "debug", "ct-dbg-left"])
+    try:
+        t.expect("# ")
+        t.send("sleep 4712 & echo bg-$((1+1))\r")
+        t.expect("bg-2")
+        assert running(b"sleep\x004712\x00", timeout=0)
+        t.send("exit\r")
+        assert t.wait() == 0, t.text
+    finally:
+        t.close()
+    assert not running(b"sleep\x004712\x00")
+    assert runtime.state("ct-dbg-left")["status"] == "running"
+
+
+def test_debug_passes_signals_on_to_the_session(runtime, bundle):
+    """Without a terminal, a signal to pyrunc (Ctrl-C in the caller's shell)
+    reaches the whole session: the command and its children."""
+    shell_less(bundle)
+    runtime("run", "-d", "-b", str(bundle), "ct-dbg-sig", check=True)
+    proc = subprocess.Popen([*runtime.cmd, "--root", runtime.root, "debug", "ct-dbg-sig", "--",
+                             "sh", "-c", "sleep 4714; echo after"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not running(b"sleep\x004714\x00", timeout=0):
+            assert time.monotonic() < deadline, "the session's sleep did not start"
+            time.sleep(0.1)
+        proc.send_signal(2)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130 and out == b""
+    assert not running(b"sleep\x004714\x00")
+
+
 # -- finding the container ---------------------------------------------------------
 
 def test_debug_by_id_prefix_and_pid(runtime, bundle):
