@@ -20,7 +20,7 @@ from .errors import PyruncError
 # (runtime that normally writes there, root pattern), in the order searched
 WELL_KNOWN_ROOTS = (
     ("containerd", "/run/containerd/runc/*"),  # the runc shim's Root, one per namespace
-    ("docker", "/run/docker/runtime-runc/*"),  # docker's own runc root (namespace moby)
+    ("docker", "/run/docker/runtime-*/*"),  # runtime-runc/moby, runtime-NAME/moby
     ("runc", "/run/runc"),  # runc's default: podman, CRI-O, plain runc
     ("crun", "/run/crun"),  # crun's default: podman, CRI-O
     ("runc", "/run/user/*/runc"),  # rootless podman
