@@ -220,16 +220,20 @@ def test_debug_leaves_no_process_behind(runtime, bundle):
 
     shell_less(bundle)
     runtime("run", "-d", "-b", str(bundle), "ct-dbg-left", check=True)
+    # (the command ends once the sleep it left in the background runs)
     p = runtime("debug", "ct-dbg-left", "--", "sh", "-c",
-                "sleep 4711 >/dev/null & echo started")
+                "sleep 4711 >/dev/null & until tr '\\0' ' ' </proc/$!/cmdline | "
+                "grep -q '^sleep 4711'; do :; done; echo started")
     assert p.returncode == 0 and p.out == "started\n", p.err
     assert not running(b"sleep\x004711\x00")
     t = Pty([*runtime.cmd, "--root", runtime.root, "debug", "ct-dbg-left"])
     try:
         t.expect("# ")
-        t.send("sleep 4712 & echo bg-$((1+1))\r")
-        t.expect("bg-2")
-        assert running(b"sleep\x004712\x00", timeout=0)
+        t.send("sleep 4712 &\r")
+        deadline = time.monotonic() + 10
+        while not running(b"sleep\x004712\x00", timeout=0):
+            assert time.monotonic() < deadline, t.text
+            time.sleep(0.1)
         t.send("exit\r")
         assert t.wait() == 0, t.text
     finally:
