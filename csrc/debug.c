@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/mount.h>
 #include <sched.h>
 #include <stdio.h>
@@ -26,11 +27,12 @@ static int userns_fd = -1;
 struct debug_args {
 	uint32_t rw;
 	const char *tools, *mntns, *userns;
+	int tty; /* the pty slave pyrunc made (-1: the caller's stdio as it is) */
 };
 
 static struct debug_args parse(const struct plan *p)
 {
-	struct debug_args a = { 0, "", "", "" };
+	struct debug_args a = { 0, "", "", "", -1 };
 	for (size_t i = 0; i < p->nrec; i++)
 		if (p->rec[i].type == R_DEBUG) {
 			struct cursor c = cursor_of(&p->rec[i]);
@@ -38,6 +40,7 @@ static struct debug_args parse(const struct plan *p)
 			a.tools = cur_str(&c);
 			a.mntns = cur_str(&c);
 			a.userns = cur_str(&c);
+			a.tty = (int)cur_u32(&c);
 		}
 	return a;
 }
@@ -166,10 +169,13 @@ void debug_prepare(const struct plan *p)
 	trace("debug: tools root and /container ready");
 }
 
-/* In the container's pid namespace: its /proc and /sys, then pivot_root. */
+/* In the container's pid namespace: its /proc and /sys, then pivot_root;
+ * with a terminal, a session of its own whose controlling terminal is the
+ * pty slave, so that the shell can own the foreground process group (its
+ * own pid, in the container's pid namespace) and do job control. */
 void debug_enter(const struct plan *p)
 {
-	(void)p;
+	struct debug_args a = parse(p);
 	char path[128];
 	snprintf(path, sizeof(path), "%s/proc", newroot);
 	if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
@@ -185,6 +191,23 @@ void debug_enter(const struct plan *p)
 		if (setns(userns_fd, CLONE_NEWUSER) < 0)
 			fail_errno(errno, "debug: joining the container's user namespace");
 		close(userns_fd);
+		/* The container's root where it has one (the host's root is not
+		 * mapped there: it would be the overflow uid); the capabilities in
+		 * the namespace stay. */
+		if (setgroups(0, NULL) < 0 && errno != EPERM)
+			fail_errno(errno, "debug: dropping the supplementary groups");
+		if (setresgid(0, 0, 0) == 0 && setresuid(0, 0, 0) < 0 && errno != EINVAL)
+			fail_errno(errno, "debug: becoming the user namespace's root");
+	}
+	if (a.tty >= 0) {
+		for (int fd = 0; fd < 3; fd++)
+			if (dup3(a.tty, fd, 0) < 0)
+				fail_errno(errno, "debug: dup of the pty slave to fd %d", fd);
+		close(a.tty);
+		take_terminal();
+	} else if (setsid() < 0) { /* a session of its own all the same: what is
+				    * left in it when it ends is killed */
+		fail_errno(errno, "debug: setsid");
 	}
 	trace("debug: inside the container's namespaces");
 }

@@ -76,7 +76,8 @@ enum plan_record {
 
 	/* Troubleshooting (csrc/debug.c; pyrunc/util/trace.py, pyrunc/debug.py): */
 	R_TRACE = 60,         /* - : report each setup step (MSG_TRACE) */
-	R_DEBUG = 90,         /* u32 rw, str tools root ("": the host's), str mnt ns, str user ns */
+	R_DEBUG = 90,         /* u32 rw, str tools root ("": the host's), str mnt ns, str user ns,
+	                         u32 pty slave fd (0xffffffff: none) */
 };
 
 /* Messages on the sync socket (one byte, then a payload). */

@@ -18,7 +18,8 @@ commands:
   kill      send a signal to a container  delete    delete a container
   list      list containers               spec      write a default config.json
   exec      run a process in a container  features  print the features document
-  debug     a shell in a container's namespaces with the host's tools (or --tools DIR)
+  debug     a shell in any container on the node (by id, --pid, --pod; --list) with
+            the host's tools (or --tools DIR)
   update    change a container's limits   events    stats and OOM events of a container
   pause     freeze a container            resume    thaw a paused container
   ps        processes of a container      check     lint a bundle without running it
@@ -57,7 +58,9 @@ COMMANDS = {
              "process-label": True, "preserve-fds": True, "cgroup": MULTI,
              "ignore-paused": False, "detach": False, "pid-file": True,
              "console-socket": True, "pidfd-socket": True},
-    "debug": {"tools": True, "rw": False},
+    "debug": {"tools": True, "rw": False, "tty": False, "pid": True, "pod": True,
+              "namespace": True, "container": True, "list": False, "format": True,
+              "ignore-paused": False},
     "update": {"resources": True, "blkio-weight": True, "cpu-period": True, "cpu-quota": True,
                "cpu-share": True, "cpu-shares": True, "cpu-rt-period": True,
                "cpu-rt-runtime": True, "cpu-idle": True, "cpuset-cpus": True,
@@ -74,7 +77,7 @@ SHORT = {"b": "bundle", "d": "detach", "a": "all", "f": "force", "q": "quiet", "
          "h": "help", "t": "tty", "e": "env", "u": "user", "p": "process", "g": "additional-gids",
          "c": "cap", "r": "resources"}
 ARGS = {"create": 1, "run": 1, "start": 1, "state": 1, "kill": (1, 2), "delete": 1,
-        "list": 0, "spec": 0, "features": 0, "exec": (1, 1 << 20), "debug": (1, 1 << 20),
+        "list": 0, "spec": 0, "features": 0, "exec": (1, 1 << 20), "debug": (0, 1 << 20),
         "update": 1, "pause": 1, "resume": 1, "ps": (1, 1 << 20), "events": 1,
         "check": (0, 1)}
 # Commands whose flags stop at the first positional argument (the rest is a command line).
@@ -416,12 +419,45 @@ def cmd_check(root: str, flags: dict, pos: list[str]) -> int:
 
 
 def cmd_debug(root: str, flags: dict, pos: list[str]) -> int:
-    from .debug import debug
+    from . import discover
+    from .debug import debug, list_table, say
 
-    cmd = pos[1:]
+    if flags.get("list"):
+        if pos or any(flags.get(f) for f in ("pid", "pod", "container")):
+            raise PyruncError("debug: --list takes no container and no command")
+        targets, problems = discover.find_all(root)
+        for p in problems:
+            say(p)
+        if flags.get("format", "table") == "json":
+            _print_json([t.row() for t in targets])
+        elif flags.get("format", "table") == "table":
+            sys.stdout.write(list_table(targets))
+        else:
+            raise PyruncError(f"invalid --format \"{flags['format']}\" (table or json)")
+        return 0
+    if flags.get("pid") and flags.get("pod"):
+        raise PyruncError("debug: --pid and --pod cannot be used together")
+    if (flags.get("namespace") or flags.get("container")) and not flags.get("pod"):
+        raise PyruncError("debug: --namespace and --container go with --pod")
+    if flags.get("pid"):
+        if not flags["pid"].isdigit() or int(flags["pid"]) <= 0:
+            raise PyruncError(f"debug: invalid --pid \"{flags['pid']}\"")
+        target = discover.by_pid(root, int(flags["pid"]))
+        cmd = pos
+    elif flags.get("pod"):
+        target = discover.by_pod(root, flags["pod"], flags.get("namespace"),
+                                 flags.get("container"))
+        cmd = pos
+    elif not pos:
+        raise PyruncError("debug: container id cannot be empty (or --pid, --pod, --list)")
+    else:
+        target = discover.by_id(root, pos[0])
+        cmd = pos[1:]
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
-    return debug(root, pos[0], tools=flags.get("tools"), rw=bool(flags.get("rw")), cmd=cmd)
+    say(f"found {target.describe()}")
+    return debug(target, tools=flags.get("tools"), rw=bool(flags.get("rw")), cmd=cmd,
+                 tty=flags.get("tty"), ignore_paused=bool(flags.get("ignore-paused")))
 
 
 COMMAND_FUNCS = {

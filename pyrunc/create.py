@@ -302,13 +302,14 @@ def run(root: str, cid: str, bundle: str, *, detach: bool = False, keep: bool = 
 FORWARDED = (1, 2, 3, 10, 12, 15, 28)  # HUP INT QUIT USR1 USR2 TERM WINCH
 
 
-def wait_forwarding_signals(pid: int) -> int:
-    """Wait for our child `pid`, passing on the signals we receive."""
+def wait_forwarding_signals(pid: int, group: bool = False) -> int:
+    """Wait for our child `pid`, passing on the signals we receive (to its
+    process group with `group`)."""
     import _signal
 
     def forward(signum: int, _frame: object) -> None:
         try:
-            os.kill(pid, signum)
+            os.kill(-pid if group else pid, signum)
         except ProcessLookupError:
             pass
 

@@ -191,7 +191,7 @@ def make_rootfs_tar(out: str) -> str:
     return out
 
 
-def make_oci_archive(rootfs_tar: str, out: str, name: str) -> str:
+def make_oci_archive(rootfs_tar: str, out: str, name: str, cmd: tuple = ("sh",)) -> str:
     """An OCI image layout archive (one uncompressed layer) that `ctr images
     import` reads: no registry needed."""
     with open(rootfs_tar, "rb") as f:
@@ -202,7 +202,7 @@ def make_oci_archive(rootfs_tar: str, out: str, name: str) -> str:
 
     config = json.dumps({
         "architecture": "amd64", "os": "linux",
-        "config": {"Env": [IMAGE_ENV], "Cmd": ["sh"]},
+        "config": {"Env": [IMAGE_ENV], "Cmd": list(cmd)},
         "rootfs": {"type": "layers", "diff_ids": [digest(layer)]},
     }).encode()
     manifest = json.dumps({
