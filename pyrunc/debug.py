@@ -22,7 +22,7 @@ NO_TTY = 0xFFFFFFFF
 def own_namespaces(pid: int) -> list[str]:
     """The kinds of namespace (of DEBUG_NAMESPACES and user) in which process
     `pid` is not where we are."""
-    from .config import NS_FILES
+    from .linux.namespaces import NS_FILES
 
     out = []
     for kind in (*DEBUG_NAMESPACES, "user"):
@@ -122,7 +122,7 @@ def debug(t: Target, *, tools: str | None = None, rw: bool = False,
         raise
     try:
         if master >= 0:
-            from .tty import relay
+            from .linux.tty import relay
 
             return exit_status(relay(master, pid))
         return wait_forwarding_signals(pid, group=True)
