@@ -521,6 +521,9 @@ void setup_rootfs(const struct plan *p)
 		create_state[len] = '\0';
 		hook_state_create = create_state;
 		hook_state_start = states + len;
+		/* As runc: createContainer hooks run in the rootfs (its host path). */
+		if (fchdir(root_fd) < 0)
+			fail_errno(errno, "chdir to %s for the createContainer hooks", rootfs);
 		run_hooks(p, R_HOOK_CREATE_CONTAINER, hook_state_create);
 	}
 	trace("init: devices and links made");

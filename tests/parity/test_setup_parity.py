@@ -1,0 +1,48 @@
+"""Parity of container setup (issue 15, "Container setup"): each scenario runs
+the same bundle through runc (Debian's 1.1.5) and through pyrunc, each with
+its own --root, and compares what a caller sees."""
+
+import os
+import shutil
+
+import pytest
+from helpers import Runtime, reap_children
+
+RUNC = shutil.which("runc") or "/usr/sbin/runc"
+
+pytestmark = [
+    pytest.mark.parity,
+    pytest.mark.skipif(not os.access(RUNC, os.X_OK), reason="runc is not installed"),
+]
+
+
+@pytest.fixture
+def runc(tmp_path):
+    """runc with a private --root; its containers are force-deleted after the
+    test (the `runtime` fixture's leak check covers both)."""
+    rt = Runtime([RUNC], str(tmp_path / "runc-state"))
+    yield rt
+    rt.cleanup()
+    reap_children()
+
+
+@pytest.fixture
+def both(runtime, runc):
+    """The two runtimes, by name."""
+    return {"runc": runc, "pyrunc": runtime}
+
+
+def _hook(script: str) -> dict:
+    return {"path": "/bin/sh", "args": ["sh", "-c", script]}
+
+
+def test_create_container_hook_cwd_is_rootfs(both, bundle, tmp_path):
+    """createContainer hooks run with the rootfs (host path) as working directory."""
+    out = tmp_path / "hook-cwd"
+    bundle.config["hooks"] = {"createContainer": [_hook(f"pwd > {out}")]}
+    bundle.write()
+    for name, rt in both.items():
+        p = rt("run", "-b", str(bundle), "ct-hookcwd")
+        assert p.returncode == 0, f"{name}: {p.err}"
+        assert out.read_text().strip() == str(bundle.rootfs), name
+        out.unlink()
