@@ -59,7 +59,9 @@ def start(root: str, cid: str) -> Container:
         from .hooks import run_hooks
 
         try:
-            run_hooks(hooks, "poststart", c.oci_state())
+            # the process just started, even if it has exited already
+            run_hooks(hooks, "poststart", {**c.oci_state(), "pid": c.pid,
+                                           "status": "running"})
         except PyruncError:
             # the spec: a failed poststart hook stops the container (step 12)
             signal_cgroup(c, 9)

@@ -2,6 +2,7 @@
 the same bundle through runc (Debian's 1.1.5) and through pyrunc, each with
 its own --root, and compares what a caller sees."""
 
+import json
 import os
 import shutil
 
@@ -46,3 +47,27 @@ def test_create_container_hook_cwd_is_rootfs(both, bundle, tmp_path):
         assert p.returncode == 0, f"{name}: {p.err}"
         assert out.read_text().strip() == str(bundle.rootfs), name
         out.unlink()
+
+
+# runc 1.1.5 sends its state as it was before the start ("created"); pyrunc
+# sends "running", as the runtime-spec's lifecycle has it (a deliberate
+# difference). Both send the pid of the process just started, even when it has
+# exited already.
+POSTSTART_STATUS = {"runc": "created", "pyrunc": "running"}
+
+
+def test_poststart_state_describes_the_started_process(both, bundle, tmp_path):
+    """The poststart hook's state has the pid of the process just started
+    (`true`, usually gone by then), never pid 0 and `stopped`."""
+    out = tmp_path / "poststart"
+    bundle.config["hooks"] = {"poststart": [_hook(f"cat > {out}")]}
+    bundle.write()
+    for name, rt in both.items():
+        for i in range(5):
+            cid = f"ct-poststart{i}"
+            rt("create", "-b", str(bundle), cid, check=True)
+            pid = rt.state(cid)["pid"]
+            rt("start", cid, check=True)
+            state = json.loads(out.read_text())
+            assert (state["pid"], state["status"]) == (pid, POSTSTART_STATUS[name]), name
+            rt("delete", "-f", cid, check=True)
