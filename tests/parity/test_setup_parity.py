@@ -33,6 +33,11 @@ def both(runtime, runc):
     return {"runc": runc, "pyrunc": runtime}
 
 
+def _left(rt: Runtime) -> list[str]:
+    """What is left in a runtime's --root."""
+    return os.listdir(rt.root) if os.path.isdir(rt.root) else []
+
+
 def _hook(script: str) -> dict:
     return {"path": "/bin/sh", "args": ["sh", "-c", script]}
 
@@ -71,3 +76,26 @@ def test_poststart_state_describes_the_started_process(both, bundle, tmp_path):
             state = json.loads(out.read_text())
             assert (state["pid"], state["status"]) == (pid, POSTSTART_STATUS[name]), name
             rt("delete", "-f", cid, check=True)
+
+
+def _notify_profile(listener: str, names: list[str]) -> dict:
+    return {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": listener,
+            "syscalls": [{"names": names, "action": "SCMP_ACT_NOTIFY"}]}
+
+
+@pytest.mark.parametrize("names, words", [
+    (["write"], "SCMP_ACT_NOTIFY cannot be used for the write syscall"),
+    (["mkdir"], "failed to connect with seccomp agent specified in the seccomp profile: "
+                "dial unix "),
+])
+def test_seccomp_notify_refusals(both, bundle, tmp_path, names, words):
+    """SCMP_ACT_NOTIFY on write is refused up front; an agent that does not
+    listen is named in runc's words. Nothing is left behind."""
+    bundle.config["linux"]["seccomp"] = _notify_profile(str(tmp_path / "agent.sock"), names)
+    bundle.write()
+    for name, rt in both.items():
+        p = rt("run", "-b", str(bundle), "ct-notify")
+        assert p.returncode == 1, f"{name}: {p.err}"
+        assert words in p.err, f"{name}: {p.err}"
+        assert "no such file or directory" in p.err or names == ["write"], f"{name}: {p.err}"
+        assert not _left(rt), name
