@@ -383,8 +383,14 @@ void finish_exec(const struct plan *p, const char *path, int keep_fd, int filter
 void exec_process(const struct plan *p, const char *path, int start_fd)
 {
 	int conn = -1;
+	int loaded = 0;
 	if (start_fd >= 0)
 		conn = wait_for_start(start_fd);
+	if (plan_has(p, R_HOOK_START_CONTAINER)) {
+		/* As runc 1.1.5: startContainer hooks run under the filter. */
+		load_filter_now(p);
+		loaded = 1;
+	}
 	run_hooks(p, R_HOOK_START_CONTAINER, hook_state_start);
-	exec_now(p, path, conn, 0);
+	exec_now(p, path, conn, loaded);
 }

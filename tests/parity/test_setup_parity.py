@@ -99,3 +99,25 @@ def test_seccomp_notify_refusals(both, bundle, tmp_path, names, words):
         assert words in p.err, f"{name}: {p.err}"
         assert "no such file or directory" in p.err or names == ["write"], f"{name}: {p.err}"
         assert not _left(rt), name
+
+
+@pytest.mark.parametrize("nnp", [False, True])
+def test_start_container_hook_runs_under_seccomp(both, bundle, nnp):
+    """startContainer hooks run after the seccomp filter is loaded (runc 1.1.5,
+    with or without noNewPrivileges): a hook making a blocked call is killed
+    and `run` fails. (runc's `start` exits 0 even then, the error only in the
+    init; pyrunc's `start` reports it: a deliberate difference.)"""
+    bundle.config["root"]["readonly"] = False
+    bundle.config["process"]["noNewPrivileges"] = nnp
+    bundle.config["linux"]["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_KILL_PROCESS"}]}
+    bundle.config["hooks"] = {"startContainer": [
+        {"path": "/bin/mkdir", "args": ["mkdir", "/tmp/hookdir"]}]}
+    bundle.write()
+    made = bundle.rootfs / "tmp" / "hookdir"
+    for name, rt in both.items():
+        p = rt("run", "-b", str(bundle), "ct-starthook")
+        assert p.returncode == 1, f"{name}: {p.err}"
+        assert not made.exists(), name
+        assert not _left(rt), name
