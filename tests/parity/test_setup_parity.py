@@ -121,3 +121,31 @@ def test_start_container_hook_runs_under_seccomp(both, bundle, nnp):
         assert p.returncode == 1, f"{name}: {p.err}"
         assert not made.exists(), name
         assert not _left(rt), name
+
+
+def test_cwd_only_root_can_reach(both, bundle):
+    """process.cwd that process.user cannot search (/root 0700, uid 42): the
+    init enters it while still privileged, so the process starts there."""
+    bundle.config["process"]["user"] = {"uid": 42, "gid": 42}
+    bundle.config["process"]["cwd"] = "/root"
+    bundle.config["process"]["args"] = ["sh", "-c", "pwd; id -u"]
+    bundle.write()
+    assert (bundle.rootfs / "root").stat().st_mode & 0o777 == 0o700
+    for name, rt in both.items():
+        p = rt("run", "-b", str(bundle), "ct-cwd")
+        assert (p.returncode, p.out) == (0, "/root\n42\n"), f"{name}: {p.err}"
+
+
+def test_exec_cwd_owned_by_the_container_user(both, bundle):
+    """exec --user 0 into a cwd owned by uid 42 (0700), without
+    CAP_DAC_OVERRIDE: entered before the capabilities are dropped."""
+    os.chown(bundle.rootfs / "root", 42, 42)
+    caps = bundle.config["process"]["capabilities"]
+    assert all("CAP_DAC_OVERRIDE" not in v for v in caps.values())
+    bundle.config["process"]["args"] = ["sleep", "60"]
+    bundle.write()
+    for name, rt in both.items():
+        rt("run", "-d", "-b", str(bundle), "ct-execcwd", check=True)
+        p = rt("exec", "--user", "0", "--cwd", "/root", "ct-execcwd", "pwd")
+        assert (p.returncode, p.out) == (0, "/root\n"), f"{name}: {p.err}"
+        rt("delete", "-f", "ct-execcwd", check=True)
