@@ -41,6 +41,8 @@ enum plan_record {
 	R_TIME_OFFSET = 26,   /* u32 clock id, u32 nsec, i64 sec */
 	R_CGROUP_TASKS = 27,  /* str a v1 hierarchy's tasks file: stage 1 writes "0" there */
 	R_CGROUP_INTO = 28,   /* str the v2 cgroup directory to clone the container into */
+	R_REMOUNT_RO = 29,    /* str dst, str where: a tmpfs or /dev mounted rw for what goes
+			       * below it, made read-only once the rootfs is done (runc) */
 	R_CONSOLE = 50,       /* u32 console socket fd, u16 rows, u16 cols: make a pty */
 	R_HOOK_CREATE_CONTAINER = 51, /* u32 timeout, nargs, nenv; str path, args, env, where */
 	R_HOOK_START_CONTAINER = 52,  /* the same */

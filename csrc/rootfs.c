@@ -555,3 +555,17 @@ void finish_rootfs(const struct plan *p)
 	    mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | kept_flags("/"), NULL) < 0)
 		fail_errno(errno, "remounting / read-only");
 }
+
+/* Read-only tmpfs and /dev mounts, made rw for what goes below them: now
+ * read-only (a bind remount, as runc: per mount, allowed in a user namespace). */
+void remount_readonly(const struct plan *p)
+{
+	for (size_t i = 0; i < p->nrec; i++) {
+		if (p->rec[i].type != R_REMOUNT_RO)
+			continue;
+		struct cursor c = cursor_of(&p->rec[i]);
+		const char *dst = cur_str(&c), *where = cur_str(&c);
+		if (mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | kept_flags(dst), NULL) < 0)
+			fail_errno(errno, "%s: remounting %s read-only", where, dst);
+	}
+}

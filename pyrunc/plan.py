@@ -59,6 +59,7 @@ R_EXEC = 25
 R_TIME_OFFSET = 26
 R_CGROUP_TASKS = 27
 R_CGROUP_INTO = 28
+R_REMOUNT_RO = 29
 R_CONSOLE = 50
 R_HOOK_CREATE_CONTAINER = 51
 R_HOOK_START_CONTAINER = 52
@@ -235,6 +236,7 @@ def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = Fal
         plan.add(R_NO_PIVOT)
 
     dev_bound = False
+    late_ro: list[bytes] = []
     for i, m in enumerate(config.get("mounts", [])):
         where = f"$.mounts[{i}]"
         dest = m["destination"]
@@ -248,6 +250,11 @@ def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = Fal
             src = os.path.join(bundle, src)
         if bind and os.path.normpath(dest) == "/dev":
             dev_bound = True
+        if (flags_ & MS_RDONLY and not bind
+                and (fstype == "tmpfs" or os.path.normpath(dest) == "/dev")):
+            # as runc: rw until its submounts, devices and links are made
+            flags_ &= ~MS_RDONLY
+            late_ro.append(_cstr(dest, where) + _cstr(where, where))
         if fstype == "cgroup" and cgroup_mounts is not None:
             for rec in cgroup_mounts(dest, flags_, where):
                 plan.add(R_MOUNT, rec)
@@ -280,6 +287,8 @@ def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = Fal
         if "/dev/ptmx" not in devices:
             plan.add(R_SYMLINK, b"pts/ptmx\0/dev/ptmx\0")
 
+    for rec in late_ro:
+        plan.add(R_REMOUNT_RO, rec)
     for key in ("hostname", "domainname"):
         if config.get(key):
             plan.add(R_HOSTNAME if key == "hostname" else R_DOMAINNAME,

@@ -149,3 +149,19 @@ def test_exec_cwd_owned_by_the_container_user(both, bundle):
         p = rt("exec", "--user", "0", "--cwd", "/root", "ct-execcwd", "pwd")
         assert (p.returncode, p.out) == (0, "/root\n"), f"{name}: {p.err}"
         rt("delete", "-f", "ct-execcwd", check=True)
+
+
+def test_read_only_dev_tmpfs(both, bundle):
+    """A /dev tmpfs with `ro`: its submounts, device nodes and links are made,
+    then /dev is remounted read-only (the mounts below it stay writable)."""
+    for m in bundle.config["mounts"]:
+        if m["destination"] == "/dev":
+            m["options"].append("ro")
+    bundle.config["process"]["args"] = [
+        "sh", "-c", "ls /dev/null /dev/pts/ptmx /dev/shm /dev/fd >/dev/null && "
+        "! touch /dev/x 2>/dev/null && touch /dev/shm/x && "
+        "grep ' /dev ' /proc/self/mountinfo | cut -d' ' -f6 | tr , '\\n' | grep -x ro"]
+    bundle.write()
+    for name, rt in both.items():
+        p = rt("run", "-b", str(bundle), "ct-devro")
+        assert (p.returncode, p.out) == (0, "ro\n"), f"{name}: {p.err}"
