@@ -19,7 +19,8 @@ enum plan_record {
 	R_ROOT_PROPAGATION = 4, /* u64 mount flags for "/" after pivot (0: none) */
 	R_READONLY_ROOT = 5,  /* - */
 	R_NO_PIVOT = 6,       /* - */
-	R_MOUNT = 7,          /* u64 flags, u64 propagation, u32 bind, str src, dst, type, data, where */
+	R_MOUNT = 7,          /* u64 flags, u64 propagation, u32 bind (1: a bind; 2: at /proc,
+			       * the source must be procfs), str src, dst, type, data, where */
 	R_DEVICE = 8,         /* u32 mode, major, minor, uid, gid, bind; str path */
 	R_SYMLINK = 9,        /* str target, str link path */
 	R_HOSTNAME = 10,      /* str */

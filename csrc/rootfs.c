@@ -139,12 +139,19 @@ static unsigned long kept_flags(const char *path)
 	return f;
 }
 
+static int on_procfs(const char *path)
+{
+	struct statfs sf;
+	return statfs(path, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC;
+}
+
 static void do_mount(const struct record *r)
 {
 	struct cursor c = cursor_of(r);
 	unsigned long flags = (unsigned long)cur_u64(&c);
 	unsigned long propagation = (unsigned long)cur_u64(&c);
-	int bind = (int)cur_u32(&c);
+	uint32_t bind_bits = cur_u32(&c);
+	int bind = (int)(bind_bits & 1), want_proc = (int)(bind_bits & 2);
 	const char *src = cur_str(&c), *dst = cur_str(&c), *type = cur_str(&c);
 	const char *data = cur_str(&c), *where = cur_str(&c);
 	char target[64];
@@ -156,6 +163,9 @@ static void do_mount(const struct record *r)
 			fail_errno(errno, "%s: bind mount source %s", where, src);
 		as_file = !S_ISDIR(st.st_mode);
 	}
+	if (want_proc && !on_procfs(src))
+		fail("%s: \"/proc\" cannot be mounted because it is not of type proc (source %s)",
+		     where, src);
 	/* proc and sysfs must land on a real directory, never through a symlink. */
 	unsigned long long resolve = 0;
 	if (strcmp(type, "proc") == 0 || strcmp(type, "sysfs") == 0)
@@ -192,6 +202,14 @@ static void do_mount(const struct record *r)
 		}
 	} else if (mount(src, target, type, flags, *data ? data : NULL) < 0) {
 		fail_errno(errno, "%s: mounting %s (type %s) at %s%s", where, src, type, rootfs, dst);
+	}
+	if (want_proc) { /* what is mounted now, whatever the source became meanwhile */
+		close(fd);
+		fd = openat2_in_root(dst, O_PATH, RESOLVE_NO_SYMLINKS);
+		fd_path(fd, target, sizeof(target));
+		if (fd < 0 || !on_procfs(target))
+			fail("%s: \"/proc\" cannot be mounted because it is not of type proc (source "
+			     "%s)", where, src);
 	}
 	if (propagation) {
 		close(fd);

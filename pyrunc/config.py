@@ -117,13 +117,11 @@ PROC_MOUNTS_ALLOWED = ("/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/pr
 
 def check_proc_mount(mount: dict, where: str) -> None:
     """Nothing may be mounted inside /proc (but a few emulated files), and
-    nothing but procfs at /proc itself by bind: the sysctl, mask and
-    oom_score_adj paths must stay procfs (CVE-2019-16884 and kin)."""
+    nothing but procfs at /proc itself (a bind's source must be procfs: the
+    init checks it, as runc): the sysctl, mask and oom_score_adj paths must
+    stay procfs (CVE-2019-16884 and kin)."""
     dest = os.path.normpath("/" + mount["destination"].lstrip("/"))
     if dest == "/proc":
-        opts = mount.get("options", [])
-        if mount.get("type") == "bind" or "bind" in opts or "rbind" in opts:
-            raise ConfigError(f"{where}.destination", "only procfs may be bound at /proc")
         return
     if dest.startswith("/proc/") and dest not in PROC_MOUNTS_ALLOWED:
         raise ConfigError(f"{where}.destination",

@@ -264,7 +264,9 @@ def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = Fal
 
             check_mount_idmap(m, where)
             idmap_record(plan, m, src, bool(flags_ & MS_REC), where)
-        plan.add(R_MOUNT, struct.pack("<QQI", flags_, prop, int(bind)) + b"".join(
+        # bind: 1; 2: at /proc, so the source must be procfs (the init checks)
+        bind_bits = int(bind) | (2 if bind and os.path.normpath(dest) == "/proc" else 0)
+        plan.add(R_MOUNT, struct.pack("<QQI", flags_, prop, bind_bits) + b"".join(
             _cstr(s, where) for s in (src, dest, fstype, data, where)))
         attr_set, attr_clr = recursive_attrs(m.get("options", []))
         if attr_set or attr_clr:

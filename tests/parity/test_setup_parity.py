@@ -165,3 +165,32 @@ def test_read_only_dev_tmpfs(both, bundle):
     for name, rt in both.items():
         p = rt("run", "-b", str(bundle), "ct-devro")
         assert (p.returncode, p.out) == (0, "ro\n"), f"{name}: {p.err}"
+
+
+def _proc_bind(bundle, source: str) -> None:
+    """The /proc mount made a bind of `source`, with the host's pid namespace."""
+    cfg = bundle.config
+    cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"] if n["type"] != "pid"]
+    for m in cfg["mounts"]:
+        if m["destination"] == "/proc":
+            m.update(type="none", source=source, options=["rbind", "nosuid", "noexec", "nodev"])
+    bundle.write()
+
+
+def test_bind_of_procfs_at_proc(both, bundle):
+    """A bind of a procfs source at /proc (a host pid namespace, e.g. rootless)."""
+    _proc_bind(bundle, "/proc")
+    bundle.set_args("stat", "-f", "-c", "%t", "/proc")
+    for name, rt in both.items():
+        p = rt("run", "-b", str(bundle), "ct-procbind")
+        assert (p.returncode, p.out) == (0, "9fa0\n"), f"{name}: {p.err}"
+
+
+def test_bind_of_other_source_at_proc_refused(both, bundle, host_dir):
+    """Any other source at /proc is refused, and nothing is left behind."""
+    _proc_bind(bundle, host_dir)
+    for name, rt in both.items():
+        p = rt("run", "-b", str(bundle), "ct-procbind")
+        assert p.returncode == 1, f"{name}: {p.err}"
+        assert "cannot be mounted because it is not of type proc" in p.err, f"{name}: {p.err}"
+        assert not _left(rt), name
