@@ -322,9 +322,72 @@ static void make_symlink(const struct record *r)
 	close(pfd);
 }
 
+/* Unescape a mountinfo field (\040 and friends, octal) in place. */
+static void unescape(char *s)
+{
+	char *w = s;
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '7' && s[2] && s[3]) {
+			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*w++ = *s;
+		}
+	}
+	*w = '\0';
+}
+
+/* --no-pivot, before MS_MOVE and chroot: the host's full procfs and sysfs
+ * mounts outside the rootfs would stay reachable in this mount namespace, and
+ * the kernel lets a user namespace mount a fresh procfs (or sysfs) while a full
+ * one is visible. Detach them, or cover them where that is refused (runc's
+ * msMoveRoot). */
+static void detach_host_proc_sys(void)
+{
+	char real[PATH_MAX], line[8192];
+	static char mps[256][PATH_MAX];
+	size_t n = 0;
+	if (!realpath(rootfs, real))
+		fail_errno(errno, "resolving the rootfs %s", rootfs);
+	size_t rlen = strlen(real);
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		fail_errno(errno, "reading /proc/self/mountinfo");
+	while (fgets(line, sizeof(line), f)) {
+		char root[PATH_MAX], mp[PATH_MAX], fstype[64];
+		char *dash = strstr(line, " - ");
+		if (!dash || sscanf(line, "%*s %*s %*s %4095s %4095s", root, mp) != 2 ||
+		    sscanf(dash + 3, "%63s", fstype) != 1)
+			continue;
+		unescape(mp);
+		if (strcmp(root, "/") != 0 || (strcmp(fstype, "proc") && strcmp(fstype, "sysfs")))
+			continue;
+		if (strncmp(mp, real, rlen) == 0 && (mp[rlen] == '/' || mp[rlen] == '\0'))
+			continue;
+		if (n == sizeof(mps) / sizeof(mps[0]))
+			fail("--no-pivot: too many procfs and sysfs mounts on the host");
+		snprintf(mps[n++], PATH_MAX, "%s", mp);
+	}
+	fclose(f);
+	for (size_t i = 0; i < n; i++) {
+		/* (a slave first, so that the detach does not reach the host) */
+		if (mount(NULL, mps[i], NULL, MS_SLAVE | MS_REC, NULL) < 0) {
+			if (errno == ENOENT)
+				continue; /* under one detached already */
+			fail_errno(errno, "--no-pivot: making the host's %s a slave", mps[i]);
+		}
+		if (umount2(mps[i], MNT_DETACH) == 0)
+			continue;
+		if ((errno != EINVAL && errno != EPERM) ||
+		    mount("tmpfs", mps[i], "tmpfs", 0, NULL) < 0)
+			fail_errno(errno, "--no-pivot: detaching the host's %s", mps[i]);
+	}
+}
+
 static void pivot(int no_pivot)
 {
 	if (no_pivot) {
+		detach_host_proc_sys();
 		if (chdir(rootfs) < 0)
 			fail_errno(errno, "chdir to %s", rootfs);
 		if (mount(rootfs, "/", NULL, MS_MOVE, NULL) < 0)
@@ -423,17 +486,7 @@ static void make_parent_mount_private(const char *dir)
 		/* fields: id parent major:minor root mountpoint options [optional...] - */
 		if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
 			continue;
-		/* unescape \040 and friends (octal) in place */
-		char *w = mp;
-		for (char *s = mp; *s; s++) {
-			if (s[0] == '\\' && s[1] >= '0' && s[1] <= '7' && s[2] && s[3]) {
-				*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-				s += 3;
-			} else {
-				*w++ = *s;
-			}
-		}
-		*w = '\0';
+		unescape(mp);
 		size_t n = strlen(mp);
 		int under = strcmp(mp, "/") == 0 ||
 			    (strncmp(real, mp, n) == 0 && (real[n] == '/' || real[n] == '\0'));

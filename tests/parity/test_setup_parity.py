@@ -194,3 +194,15 @@ def test_bind_of_other_source_at_proc_refused(both, bundle, host_dir):
         assert p.returncode == 1, f"{name}: {p.err}"
         assert "cannot be mounted because it is not of type proc" in p.err, f"{name}: {p.err}"
         assert not _left(rt), name
+
+
+def test_no_pivot_hides_host_procfs(both, bundle):
+    """--no-pivot: the host's procfs and sysfs mounts are detached before the
+    MS_MOVE and chroot, so a user namespace in the container cannot mount a
+    fresh procfs (the kernel allows it while a full procfs is reachable)."""
+    bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    bundle.set_args("unshare", "-mrpf", "sh", "-c", "mount -t proc none /proc && echo mounted")
+    for name, rt in both.items():
+        p = rt("run", "--no-pivot", "-b", str(bundle), "ct-nopivot")
+        assert p.returncode == 1 and "mounted" not in p.out, f"{name}: {p.out}{p.err}"
+        assert "permission denied" in p.err, f"{name}: {p.err}"
