@@ -69,6 +69,9 @@ enum plan_record {
 	R_MOUNT_IDMAP = 75,   /* u32 flags (1: recursive bind, 2: ridmap), u32 nuid, u32 ngid,
 			       * (nuid + ngid) * (u32 containerID, hostID, size), str source,
 			       * str where: the next R_MOUNT is this idmapped tree */
+	R_MOUNT_TREE = 76,    /* u32 flags (1: recursive), str source, str where: with a new user
+			       * namespace, stage 1 opens the next R_MOUNT's bind source as host
+			       * root (open_tree), the container attaches it */
 };
 
 /* Messages on the sync socket (one byte, then a payload). */

@@ -158,8 +158,10 @@ static void do_mount(const struct record *r)
 	int as_file = 0;
 	struct stat st;
 
+	int tree = idmap_take();
 	if (bind) {
-		if (stat(src, &st) < 0)
+		/* (a tree: opened by stage 1, the path may be out of our reach) */
+		if ((tree >= 0 ? fstat(tree, &st) : stat(src, &st)) < 0)
 			fail_errno(errno, "%s: bind mount source %s", where, src);
 		as_file = !S_ISDIR(st.st_mode);
 	}
@@ -176,10 +178,9 @@ static void do_mount(const struct record *r)
 	if (resolve && (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)))
 		fail("%s: mount point %s%s is not a directory", where, rootfs, dst);
 	fd_path(fd, target, sizeof(target));
-	int tree = idmap_take();
 	if (bind && tree >= 0) {
 		if (idmap_attach(tree, fd) < 0)
-			fail_errno(errno, "%s: attaching the idmapped mount of %s at %s%s", where,
+			fail_errno(errno, "%s: attaching the bind mount of %s at %s%s", where,
 				   src, rootfs, dst);
 	} else if (tree >= 0) {
 		fail("%s: idmapped mounts must be bind mounts", where);
@@ -540,6 +541,7 @@ void setup_rootfs(const struct plan *p)
 			set_mount_attr(r);
 			break;
 		case R_MOUNT_IDMAP:
+		case R_MOUNT_TREE:
 			idmap_next();
 			break;
 		case R_DEVICE:

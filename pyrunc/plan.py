@@ -60,6 +60,7 @@ R_TIME_OFFSET = 26
 R_CGROUP_TASKS = 27
 R_CGROUP_INTO = 28
 R_REMOUNT_RO = 29
+R_MOUNT_TREE = 76
 R_CONSOLE = 50
 R_HOOK_CREATE_CONTAINER = 51
 R_HOOK_START_CONTAINER = 52
@@ -264,6 +265,11 @@ def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = Fal
 
             check_mount_idmap(m, where)
             idmap_record(plan, m, src, bool(flags_ & MS_REC), where)
+        elif bind and new_user:
+            # as runc: the source opened as host root, before the user namespace
+            # (it may be under a directory only root can search)
+            plan.add(R_MOUNT_TREE, struct.pack("<I", int(bool(flags_ & MS_REC)))
+                     + _cstr(src, where) + _cstr(where, where))
         # bind: 1; 2: at /proc, so the source must be procfs (the init checks)
         bind_bits = int(bind) | (2 if bind and os.path.normpath(dest) == "/proc" else 0)
         plan.add(R_MOUNT, struct.pack("<QQI", flags_, prop, bind_bits) + b"".join(

@@ -4,7 +4,9 @@ its own --root, and compares what a caller sees."""
 
 import json
 import os
+import pathlib
 import shutil
+import tempfile
 
 import pytest
 from helpers import Runtime, reap_children
@@ -31,6 +33,18 @@ def runc(tmp_path):
 def both(runtime, runc):
     """The two runtimes, by name."""
     return {"runc": runc, "pyrunc": runtime}
+
+
+@pytest.fixture
+def open_bundle(bundle):
+    """The bundle moved where a user namespace's root can reach its rootfs
+    (pytest's own directory is 0700)."""
+    d = tempfile.mkdtemp(prefix="pyrunc-parity-", dir="/tmp")
+    os.chmod(d, 0o755)
+    shutil.copytree(bundle.path, os.path.join(d, "bundle"), symlinks=True)
+    bundle.path = pathlib.Path(d) / "bundle"
+    yield bundle
+    shutil.rmtree(d)
 
 
 def _left(rt: Runtime) -> list[str]:
@@ -206,3 +220,37 @@ def test_no_pivot_hides_host_procfs(both, bundle):
         p = rt("run", "--no-pivot", "-b", str(bundle), "ct-nopivot")
         assert p.returncode == 1 and "mounted" not in p.out, f"{name}: {p.out}{p.err}"
         assert "permission denied" in p.err, f"{name}: {p.err}"
+
+
+def _userns(bundle) -> None:
+    """A new user namespace, container root = host 100000."""
+    cfg = bundle.config
+    cfg["linux"]["namespaces"].append({"type": "user"})
+    for key in ("uidMappings", "gidMappings"):
+        cfg["linux"][key] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
+
+def test_bind_sources_under_root_only_dirs_with_userns(both, open_bundle, host_dir):
+    """Bind sources below a 0700 host directory, with a user namespace: opened
+    as host root before the user namespace is entered, mounted by fd."""
+    secret = os.path.join(host_dir, "secret")
+    os.makedirs(os.path.join(secret, "dir"))
+    with open(os.path.join(secret, "dir", "f"), "w") as f:
+        f.write("in dir\n")
+    with open(os.path.join(secret, "file"), "w") as f:
+        f.write("a file\n")
+    os.chmod(secret, 0o700)
+    _userns(open_bundle)
+    # the mapped root cannot make mount points in the host-owned rootfs: both need them
+    os.mkdir(open_bundle.rootfs / "data")
+    (open_bundle.rootfs / "file").touch()
+    open_bundle.config["mounts"] += [
+        {"destination": "/data", "type": "bind", "source": f"{secret}/dir",
+         "options": ["rbind", "ro"]},
+        {"destination": "/file", "type": "bind", "source": f"{secret}/file",
+         "options": ["bind"]}]
+    open_bundle.set_args("sh", "-c", "cat /data/f /file; touch /data/x 2>/dev/null || echo ro")
+    for name, rt in both.items():
+        p = rt("run", "-b", str(open_bundle), "ct-userbind")
+        assert (p.returncode, p.out) == (0, "in dir\na file\nro\n"), f"{name}: {p.err}"
+
