@@ -83,10 +83,9 @@ def check(config: dict) -> None:
         for key in ("uidMappings", "gidMappings"):
             if not linux.get(key):
                 raise ConfigError(f"$.linux.{key}", "a new user namespace needs id mappings")
-    uts = namespaces.get("uts")
-    for key in ("hostname", "domainname"):
-        if config.get(key) and (uts is None or "path" in uts):
-            raise ConfigError(f"$.{key}", "setting it needs a new uts namespace")
+    for key in ("hostname", "domainname"):  # (one joined by path: set there, as runc)
+        if config.get(key) and "uts" not in namespaces:
+            raise ConfigError(f"$.{key}", "setting it needs a uts namespace")
     if "intelRdt" in linux and not os.path.exists("/sys/fs/resctrl/schemata"):
         raise ConfigError("$.linux.intelRdt", "Intel RDT is not available on this host "
                           "(no resctrl filesystem at /sys/fs/resctrl)")

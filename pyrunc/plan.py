@@ -204,8 +204,10 @@ def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = Fal
         plan.add(R_KEYRING, _cstr(f"_ses.{cid}", "id"))
     linux = config.get("linux", {})
     namespaces = {ns["type"]: ns for ns in linux.get("namespaces", [])}
-    if "mount" not in namespaces or "path" in namespaces["mount"]:
-        raise ConfigError("$.linux.namespaces", "a new mount namespace is required")
+    if "mount" not in namespaces:
+        # (runc would mount in the caller's namespace, and leave the mounts there)
+        raise ConfigError("$.linux.namespaces", "a mount namespace is required: the "
+                          "container's mounts are made in it")
     flags = 0
     for kind, ns in namespaces.items():
         if "path" not in ns:

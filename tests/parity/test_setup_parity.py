@@ -254,3 +254,78 @@ def test_bind_sources_under_root_only_dirs_with_userns(both, open_bundle, host_d
         p = rt("run", "-b", str(open_bundle), "ct-userbind")
         assert (p.returncode, p.out) == (0, "in dir\na file\nro\n"), f"{name}: {p.err}"
 
+
+@pytest.fixture
+def ns_holder():
+    """Start processes in their own uts and mount namespaces (for joining them
+    by path); returns the pid of a new one at each call."""
+    import subprocess
+    import time
+
+    procs = []
+
+    def start() -> int:
+        p = subprocess.Popen(["unshare", "--uts", "--mount", "--propagation", "private",
+                              "sleep", "120"])
+        procs.append(p)
+        for _ in range(250):
+            if os.readlink(f"/proc/{p.pid}/ns/uts") != os.readlink("/proc/self/ns/uts"):
+                return p.pid
+            time.sleep(0.02)
+        raise AssertionError("unshare did not start")
+
+    yield start
+    for p in procs:
+        p.kill()
+        p.wait()
+
+
+def test_hostname_in_a_uts_namespace_joined_by_path(both, bundle, ns_holder):
+    """`hostname` with a uts namespace given by path is set in that namespace."""
+    import subprocess
+
+    cfg = bundle.config
+    bundle.set_args("hostname")
+    for name, rt in both.items():
+        holder = ns_holder()
+        cfg["linux"]["namespaces"] = [
+            n if n["type"] != "uts" else {"type": "uts", "path": f"/proc/{holder}/ns/uts"}
+            for n in cfg["linux"]["namespaces"]]
+        cfg["hostname"] = f"joined-{name}"
+        bundle.write()
+        p = rt("run", "-b", str(bundle), "ct-utsjoin")
+        assert (p.returncode, p.out) == (0, f"joined-{name}\n"), f"{name}: {p.err}"
+        seen = subprocess.run(["nsenter", "-t", str(holder), "-u", "hostname"],
+                              capture_output=True, text=True, check=True).stdout
+        assert seen == f"joined-{name}\n", name
+
+
+def test_mount_namespace_joined_by_path(both, bundle, ns_holder):
+    """A mount namespace given by path is joined (the rootfs is set up there,
+    and pivot_root moves the namespace's root: one holder per runtime)."""
+    cfg = bundle.config
+    bundle.set_args("readlink", "/proc/self/ns/mnt")
+    for name, rt in both.items():
+        holder = ns_holder()
+        cfg["linux"]["namespaces"] = [
+            n if n["type"] != "mount" else {"type": "mount", "path": f"/proc/{holder}/ns/mnt"}
+            for n in cfg["linux"]["namespaces"]]
+        bundle.write()
+        want = os.readlink(f"/proc/{holder}/ns/mnt") + "\n"
+        p = rt("run", "-b", str(bundle), "ct-mntjoin")
+        assert (p.returncode, p.out) == (0, want), f"{name}: {p.err}"
+
+
+def test_no_mount_namespace_refused_by_pyrunc(both, bundle):
+    """No mount namespace at all: runc makes the container's mounts in the
+    caller's mount namespace (and leaves them there); pyrunc refuses (a
+    deliberate difference). With maskedPaths, runc refuses too."""
+    cfg = bundle.config
+    cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"]
+                                  if n["type"] != "mount"]
+    bundle.write()
+    for name, rt in both.items():
+        p = rt("run", "-b", str(bundle), "ct-nomnt")
+        assert p.returncode == 1, f"{name}: {p.err}"
+        assert "mount namespace" in p.err.replace("MNT", "mount"), f"{name}: {p.err}"
+        assert not _left(rt), name
