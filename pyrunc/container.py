@@ -97,6 +97,10 @@ def _start_locked(c: Container) -> None:
             data = sock.recv(65536)
         except InterruptedError:
             continue
+        except OSError as e:  # (the init died: no bare "Connection reset by peer")
+            sock.close()
+            raise PyruncError(f"waiting for the container process to start: {e.strerror}"
+                              ) from None
         if not data:
             break
         chunks.append(data)

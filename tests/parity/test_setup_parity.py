@@ -329,3 +329,80 @@ def test_no_mount_namespace_refused_by_pyrunc(both, bundle):
         assert p.returncode == 1, f"{name}: {p.err}"
         assert "mount namespace" in p.err.replace("MNT", "mount"), f"{name}: {p.err}"
         assert not _left(rt), name
+
+
+def test_init_killed_during_create_names_the_step(both, bundle):
+    """The container process dies while pyrunc talks to it (here a createRuntime
+    hook kills it; in the field, e.g. SIGHUP from a console receiver dropping
+    the pty master): the error names the step and how it died, never a bare
+    `Broken pipe`; nothing is left behind."""
+    bundle.config["hooks"] = {"createRuntime": [_hook(
+        'pid=$(sed \'s/.*"pid":\\([0-9]*\\).*/\\1/\'); kill -9 "$pid"')]}
+    bundle.write()
+    for name, rt in both.items():
+        for i in range(5 if name == "pyrunc" else 1):
+            p = rt("run", "-b", str(bundle), f"ct-killed{i}")
+            assert p.returncode == 1, f"{name}: {p.err}"
+            assert not _left(rt), name
+            if name == "pyrunc":
+                assert p.err.count("\n") == 1 and "killed by signal 9" in p.err, p.err
+
+
+RECEIVER = r"""
+import array, os, socket, sys
+# Like runc's `recvtty --mode null`: take each pty master, read what is there,
+# drop the connection; the masters stay open until we are killed.
+path = sys.argv[1]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(path + ".new")
+s.listen(16)
+os.rename(path + ".new", path)  # listening from the moment the path exists
+masters = []
+while True:
+    c, _ = s.accept()
+    _, anc, _, _ = c.recvmsg(4096, socket.CMSG_SPACE(16))
+    for _, _, data in anc:
+        for fd in array.array("i", data[:len(data) - len(data) % 4]):
+            os.set_blocking(fd, False)
+            try:
+                os.read(fd, 4096)
+            except OSError:
+                pass
+            masters.append(fd)
+    c.close()
+"""
+
+
+def _receiver(path: str):
+    """Start a console receiver; return once it listens on `path`."""
+    import subprocess
+    import sys
+    import time
+
+    p = subprocess.Popen([sys.executable, "-c", RECEIVER, path])
+    while not os.path.exists(path):
+        assert p.poll() is None, "the console receiver died"
+        time.sleep(0.001)
+    return p
+
+
+def test_run_detached_with_a_console_socket_stress(both, bundle, tmp_path):
+    """`run -d --console-socket S ID` with a receiver that has just started
+    listening on S: 50 runs of pyrunc (10 of runc) all succeed, the process
+    holding the pty."""
+    bundle.config["process"]["terminal"] = True
+    bundle.set_args("sleep", "30")
+    sock = str(tmp_path / "console.sock")
+    for name, rt in both.items():
+        for i in range(50 if name == "pyrunc" else 10):
+            recv = _receiver(sock)
+            try:
+                p = rt("run", "-d", "--console-socket", sock, "-b", str(bundle), "ct-tty")
+                assert (p.returncode, p.err) == (0, ""), f"{name} run {i}: {p.err}"
+                pid = rt.state("ct-tty")["pid"]
+                assert os.readlink(f"/proc/{pid}/fd/0").startswith("/dev/pts/"), name
+                rt("delete", "-f", "ct-tty", check=True)
+            finally:
+                recv.kill()
+                recv.wait()
+                os.unlink(sock)
