@@ -6,7 +6,11 @@
  * namespace, its maps are written, its namespace file opened; then
  * open_tree(OPEN_TREE_CLONE) clones the source and mount_setattr(MOUNT_ATTR_IDMAP)
  * idmaps it. The container process inherits the fds and move_mount()s each one
- * onto its destination, resolved inside the rootfs as any other mount. */
+ * onto its destination, resolved inside the rootfs as any other mount.
+ *
+ * With a new user namespace, plain bind sources are opened the same way
+ * (R_MOUNT_TREE, no idmap): as host root, as runc does, so a source under a
+ * directory only root can search still works. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +28,7 @@
 #include "init.h"
 #include "plan.h"
 
-#define MAX_IDMAP 256
+#define MAX_IDMAP 1024
 
 static int idmap_fds[MAX_IDMAP];
 static size_t idmap_count, idmap_used;
@@ -118,21 +122,39 @@ static int idmapped_tree(const struct record *r)
 	return tree;
 }
 
-/* Stage 1: make every idmapped tree, before joining any namespace. */
+/* A plain bind source, opened as host root (R_MOUNT_TREE). */
+static int source_tree(const struct record *r)
+{
+	struct cursor c = cursor_of(r);
+	uint32_t flags = cur_u32(&c);
+	const char *src = cur_str(&c), *where = cur_str(&c);
+	unsigned int clone_flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC;
+	if (flags & 1)
+		clone_flags |= AT_RECURSIVE;
+	int tree = (int)syscall(SYS_open_tree, AT_FDCWD, src, clone_flags);
+	if (tree < 0)
+		fail_errno(errno, "%s: bind mount source %s", where, src);
+	return tree;
+}
+
+/* Stage 1: make every idmapped tree and open every bind source planned so,
+ * before joining any namespace. */
 void prepare_idmap_mounts(const struct plan *p)
 {
 	for (size_t i = 0; i < p->nrec; i++) {
-		if (p->rec[i].type != R_MOUNT_IDMAP)
+		uint16_t type = p->rec[i].type;
+		if (type != R_MOUNT_IDMAP && type != R_MOUNT_TREE)
 			continue;
 		if (idmap_count == MAX_IDMAP)
-			fail("too many idmapped mounts (at most %d)", MAX_IDMAP);
-		idmap_fds[idmap_count++] = idmapped_tree(&p->rec[i]);
+			fail("too many bind mounts to prepare (at most %d)", MAX_IDMAP);
+		idmap_fds[idmap_count++] = type == R_MOUNT_IDMAP ? idmapped_tree(&p->rec[i])
+								 : source_tree(&p->rec[i]);
 	}
 	if (idmap_count)
-		trace("stage 1: %zu idmapped mount(s) prepared", idmap_count);
+		trace("stage 1: %zu bind mount source(s) prepared", idmap_count);
 }
 
-/* setup_rootfs met an R_MOUNT_IDMAP: the next R_MOUNT uses its tree. */
+/* setup_rootfs met an R_MOUNT_IDMAP or R_MOUNT_TREE: the next R_MOUNT uses its tree. */
 void idmap_next(void)
 {
 	if (idmap_used >= idmap_count)

@@ -302,6 +302,7 @@ static void container_main(const struct plan *p, int fifo_fd)
 		setup_rootfs(p);
 	trace("init: root filesystem ready");
 	setup_terminal(p, !plan_has(p, R_EXEC) && !plan_has(p, R_DEBUG), 1);
+	remount_readonly(p); /* after /dev/console, as runc */
 	apply_process(p, &path);
 	trace("init: process attributes applied, %s found", path);
 	send_msg(MSG_READY, NULL, 0);

@@ -42,6 +42,7 @@ int plan_has(const struct plan *p, uint16_t type);
 /* rootfs.c */
 void setup_rootfs(const struct plan *p);
 void finish_rootfs(const struct plan *p);
+void remount_readonly(const struct plan *p);
 
 /* debug.c */
 void debug_prepare(const struct plan *p);

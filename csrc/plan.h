@@ -27,8 +27,14 @@ enum plan_record {
 	R_ROOT_PROPAGATION = 4, /* u64 mount flags for "/" after pivot (0: none) */
 	R_READONLY_ROOT = 5,  /* - */
 	R_NO_PIVOT = 6,       /* - */
-	R_MOUNT = 7,          /* u64 flags, u64 propagation, u32 bind, str src, dst, type, data, where */
+	R_MOUNT = 7,          /* u64 flags, u64 propagation, u32 bind (1: a bind; 2: at /proc,
+			       * the source must be procfs), str src, dst, type, data, where */
 	R_MOUNT_ATTR = 61,    /* u64 attr_set, u64 attr_clr, str dst, str where: mount_setattr */
+	R_REMOUNT_RO = 29,    /* str dst, str where: a tmpfs or /dev mounted rw for what goes
+			       * below it, made read-only once the rootfs is done (runc) */
+	R_MOUNT_TREE = 76,    /* u32 flags (1: recursive), str source, str where: with a new user
+			       * namespace, stage 1 opens the next R_MOUNT's bind source as host
+			       * root (open_tree), the container attaches it */
 	R_DEVICE = 8,         /* u32 mode, major, minor, uid, gid, bind; str path */
 	R_SYMLINK = 9,        /* str target, str link path */
 	R_MASKED_PATH = 21,   /* str */

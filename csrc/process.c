@@ -202,6 +202,15 @@ void apply_process(const struct plan *p, const char **path_out)
 			caps = capv;
 		}
 	}
+	/* As runc: enter the cwd while still privileged (a directory only root
+	 * can reach), and again after the user change if that was refused (a
+	 * directory only the user can reach). */
+	int chdir_later = 0;
+	if (chdir(cwd) < 0) {
+		if (errno != EACCES && errno != EPERM)
+			fail_errno(errno, "chdir to cwd (\"%s\") set in config.json", cwd);
+		chdir_later = 1;
+	}
 	if (caps) {
 		for (int cap = 0; cap <= last; cap++)
 			if (cap >= 64 || !((caps[0] >> cap) & 1))
@@ -270,7 +279,7 @@ void apply_process(const struct plan *p, const char **path_out)
 	if (plan_has(p, R_NO_NEW_PRIVS) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		fail_errno(errno, "prctl(PR_SET_NO_NEW_PRIVS)");
 	umask(mask);
-	if (chdir(cwd) < 0)
+	if (chdir_later && chdir(cwd) < 0)
 		fail_errno(errno, "chdir to cwd (\"%s\") set in config.json", cwd);
 	/* The cwd must be inside the container's root (CVE-2024-21626). */
 	char here[PATH_MAX];
@@ -383,8 +392,14 @@ void finish_exec(const struct plan *p, const char *path, int keep_fd, int filter
 void exec_process(const struct plan *p, const char *path, int start_fd)
 {
 	int conn = -1;
+	int loaded = 0;
 	if (start_fd >= 0)
 		conn = wait_for_start(start_fd);
+	if (plan_has(p, R_HOOK_START_CONTAINER)) {
+		/* As runc 1.1.5: startContainer hooks run under the filter. */
+		load_filter_now(p);
+		loaded = 1;
+	}
 	run_hooks(p, R_HOOK_START_CONTAINER, hook_state_start);
-	exec_now(p, path, conn, 0);
+	exec_now(p, path, conn, loaded);
 }

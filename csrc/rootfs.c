@@ -139,23 +139,35 @@ static unsigned long kept_flags(const char *path)
 	return f;
 }
 
+static int on_procfs(const char *path)
+{
+	struct statfs sf;
+	return statfs(path, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC;
+}
+
 static void do_mount(const struct record *r)
 {
 	struct cursor c = cursor_of(r);
 	unsigned long flags = (unsigned long)cur_u64(&c);
 	unsigned long propagation = (unsigned long)cur_u64(&c);
-	int bind = (int)cur_u32(&c);
+	uint32_t bind_bits = cur_u32(&c);
+	int bind = (int)(bind_bits & 1), want_proc = (int)(bind_bits & 2);
 	const char *src = cur_str(&c), *dst = cur_str(&c), *type = cur_str(&c);
 	const char *data = cur_str(&c), *where = cur_str(&c);
 	char target[64];
 	int as_file = 0;
 	struct stat st;
 
+	int tree = idmap_take();
 	if (bind) {
-		if (stat(src, &st) < 0)
+		/* (a tree: opened by stage 1, the path may be out of our reach) */
+		if ((tree >= 0 ? fstat(tree, &st) : stat(src, &st)) < 0)
 			fail_errno(errno, "%s: bind mount source %s", where, src);
 		as_file = !S_ISDIR(st.st_mode);
 	}
+	if (want_proc && !on_procfs(src))
+		fail("%s: \"/proc\" cannot be mounted because it is not of type proc (source %s)",
+		     where, src);
 	/* proc and sysfs must land on a real directory, never through a symlink. */
 	unsigned long long resolve = 0;
 	if (strcmp(type, "proc") == 0 || strcmp(type, "sysfs") == 0)
@@ -166,10 +178,9 @@ static void do_mount(const struct record *r)
 	if (resolve && (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)))
 		fail("%s: mount point %s%s is not a directory", where, rootfs, dst);
 	fd_path(fd, target, sizeof(target));
-	int tree = idmap_take();
 	if (bind && tree >= 0) {
 		if (idmap_attach(tree, fd) < 0)
-			fail_errno(errno, "%s: attaching the idmapped mount of %s at %s%s", where,
+			fail_errno(errno, "%s: attaching the bind mount of %s at %s%s", where,
 				   src, rootfs, dst);
 	} else if (tree >= 0) {
 		fail("%s: idmapped mounts must be bind mounts", where);
@@ -192,6 +203,14 @@ static void do_mount(const struct record *r)
 		}
 	} else if (mount(src, target, type, flags, *data ? data : NULL) < 0) {
 		fail_errno(errno, "%s: mounting %s (type %s) at %s%s", where, src, type, rootfs, dst);
+	}
+	if (want_proc) { /* what is mounted now, whatever the source became meanwhile */
+		close(fd);
+		fd = openat2_in_root(dst, O_PATH, RESOLVE_NO_SYMLINKS);
+		fd_path(fd, target, sizeof(target));
+		if (fd < 0 || !on_procfs(target))
+			fail("%s: \"/proc\" cannot be mounted because it is not of type proc (source "
+			     "%s)", where, src);
 	}
 	if (propagation) {
 		close(fd);
@@ -304,9 +323,72 @@ static void make_symlink(const struct record *r)
 	close(pfd);
 }
 
+/* Unescape a mountinfo field (\040 and friends, octal) in place. */
+static void unescape(char *s)
+{
+	char *w = s;
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '7' && s[2] && s[3]) {
+			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*w++ = *s;
+		}
+	}
+	*w = '\0';
+}
+
+/* --no-pivot, before MS_MOVE and chroot: the host's full procfs and sysfs
+ * mounts outside the rootfs would stay reachable in this mount namespace, and
+ * the kernel lets a user namespace mount a fresh procfs (or sysfs) while a full
+ * one is visible. Detach them, or cover them where that is refused (runc's
+ * msMoveRoot). */
+static void detach_host_proc_sys(void)
+{
+	char real[PATH_MAX], line[8192];
+	static char mps[256][PATH_MAX];
+	size_t n = 0;
+	if (!realpath(rootfs, real))
+		fail_errno(errno, "resolving the rootfs %s", rootfs);
+	size_t rlen = strlen(real);
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		fail_errno(errno, "reading /proc/self/mountinfo");
+	while (fgets(line, sizeof(line), f)) {
+		char root[PATH_MAX], mp[PATH_MAX], fstype[64];
+		char *dash = strstr(line, " - ");
+		if (!dash || sscanf(line, "%*s %*s %*s %4095s %4095s", root, mp) != 2 ||
+		    sscanf(dash + 3, "%63s", fstype) != 1)
+			continue;
+		unescape(mp);
+		if (strcmp(root, "/") != 0 || (strcmp(fstype, "proc") && strcmp(fstype, "sysfs")))
+			continue;
+		if (strncmp(mp, real, rlen) == 0 && (mp[rlen] == '/' || mp[rlen] == '\0'))
+			continue;
+		if (n == sizeof(mps) / sizeof(mps[0]))
+			fail("--no-pivot: too many procfs and sysfs mounts on the host");
+		snprintf(mps[n++], PATH_MAX, "%s", mp);
+	}
+	fclose(f);
+	for (size_t i = 0; i < n; i++) {
+		/* (a slave first, so that the detach does not reach the host) */
+		if (mount(NULL, mps[i], NULL, MS_SLAVE | MS_REC, NULL) < 0) {
+			if (errno == ENOENT)
+				continue; /* under one detached already */
+			fail_errno(errno, "--no-pivot: making the host's %s a slave", mps[i]);
+		}
+		if (umount2(mps[i], MNT_DETACH) == 0)
+			continue;
+		if ((errno != EINVAL && errno != EPERM) ||
+		    mount("tmpfs", mps[i], "tmpfs", 0, NULL) < 0)
+			fail_errno(errno, "--no-pivot: detaching the host's %s", mps[i]);
+	}
+}
+
 static void pivot(int no_pivot)
 {
 	if (no_pivot) {
+		detach_host_proc_sys();
 		if (chdir(rootfs) < 0)
 			fail_errno(errno, "chdir to %s", rootfs);
 		if (mount(rootfs, "/", NULL, MS_MOVE, NULL) < 0)
@@ -405,17 +487,7 @@ static void make_parent_mount_private(const char *dir)
 		/* fields: id parent major:minor root mountpoint options [optional...] - */
 		if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
 			continue;
-		/* unescape \040 and friends (octal) in place */
-		char *w = mp;
-		for (char *s = mp; *s; s++) {
-			if (s[0] == '\\' && s[1] >= '0' && s[1] <= '7' && s[2] && s[3]) {
-				*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-				s += 3;
-			} else {
-				*w++ = *s;
-			}
-		}
-		*w = '\0';
+		unescape(mp);
 		size_t n = strlen(mp);
 		int under = strcmp(mp, "/") == 0 ||
 			    (strncmp(real, mp, n) == 0 && (real[n] == '/' || real[n] == '\0'));
@@ -469,6 +541,7 @@ void setup_rootfs(const struct plan *p)
 			set_mount_attr(r);
 			break;
 		case R_MOUNT_IDMAP:
+		case R_MOUNT_TREE:
 			idmap_next();
 			break;
 		case R_DEVICE:
@@ -521,6 +594,9 @@ void setup_rootfs(const struct plan *p)
 		create_state[len] = '\0';
 		hook_state_create = create_state;
 		hook_state_start = states + len;
+		/* As runc: createContainer hooks run in the rootfs (its host path). */
+		if (fchdir(root_fd) < 0)
+			fail_errno(errno, "chdir to %s for the createContainer hooks", rootfs);
 		run_hooks(p, R_HOOK_CREATE_CONTAINER, hook_state_create);
 	}
 	trace("init: devices and links made");
@@ -551,4 +627,18 @@ void finish_rootfs(const struct plan *p)
 	if (plan_has(p, R_READONLY_ROOT) &&
 	    mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | kept_flags("/"), NULL) < 0)
 		fail_errno(errno, "remounting / read-only");
+}
+
+/* Read-only tmpfs and /dev mounts, made rw for what goes below them: now
+ * read-only (a bind remount, as runc: per mount, allowed in a user namespace). */
+void remount_readonly(const struct plan *p)
+{
+	for (size_t i = 0; i < p->nrec; i++) {
+		if (p->rec[i].type != R_REMOUNT_RO)
+			continue;
+		struct cursor c = cursor_of(&p->rec[i]);
+		const char *dst = cur_str(&c), *where = cur_str(&c);
+		if (mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | kept_flags(dst), NULL) < 0)
+			fail_errno(errno, "%s: remounting %s read-only", where, dst);
+	}
 }

@@ -17,6 +17,7 @@
  * close (with a listener), capset (noNewPrivileges false, see process.c) and
  * execve. */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/audit.h>
@@ -86,9 +87,13 @@ void seccomp_stage1(const struct plan *p)
 		do
 			r = connect(listener_fd, (struct sockaddr *)&sa, sizeof(sa));
 		while (r < 0 && errno == EINTR);
-		if (r < 0)
-			fail_errno(errno, "seccomp: connecting to the seccomp agent at listenerPath %s",
-				   path);
+		if (r < 0) { /* runc's words, which callers match */
+			char err[128];
+			snprintf(err, sizeof(err), "%s", strerror(errno));
+			err[0] = (char)tolower((unsigned char)err[0]);
+			fail("$.linux.seccomp.listenerPath: failed to connect with seccomp agent "
+			     "specified in the seccomp profile: dial unix %s: connect: %s", path, err);
+		}
 		return;
 	}
 }

@@ -49,7 +49,9 @@ def start(root: str, cid: str) -> Container:
         from .hooks import run_hooks
 
         try:
-            run_hooks(hooks, "poststart", c.oci_state())
+            # the process just started, even if it has exited already
+            run_hooks(hooks, "poststart", {**c.oci_state(), "pid": c.pid,
+                                           "status": "running"})
         except PyruncError:
             # the spec: a failed poststart hook stops the container (step 12)
             signal_cgroup(c, 9)
@@ -85,6 +87,10 @@ def _start_locked(c: Container) -> None:
             data = sock.recv(65536)
         except InterruptedError:
             continue
+        except OSError as e:  # (the init died: no bare "Connection reset by peer")
+            sock.close()
+            raise PyruncError(f"waiting for the container process to start: {e.strerror}"
+                              ) from None
         if not data:
             break
         chunks.append(data)

@@ -60,6 +60,8 @@ R_EXEC = 25
 R_TIME_OFFSET = 26
 R_CGROUP_TASKS = 27
 R_CGROUP_INTO = 28
+R_REMOUNT_RO = 29
+R_MOUNT_TREE = 76
 R_CONSOLE = 50
 R_HOOK_CREATE_CONTAINER = 51
 R_HOOK_START_CONTAINER = 52
@@ -203,8 +205,10 @@ def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = Fal
         plan.add(R_KEYRING, _cstr(f"_ses.{cid}", "id"))
     linux = config.get("linux", {})
     namespaces = {ns["type"]: ns for ns in linux.get("namespaces", [])}
-    if "mount" not in namespaces or "path" in namespaces["mount"]:
-        raise ConfigError("$.linux.namespaces", "a new mount namespace is required")
+    if "mount" not in namespaces:
+        # (runc would mount in the caller's namespace, and leave the mounts there)
+        raise ConfigError("$.linux.namespaces", "a mount namespace is required: the "
+                          "container's mounts are made in it")
     flags = 0
     for kind, ns in namespaces.items():
         if "path" not in ns:
@@ -236,6 +240,7 @@ def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = Fal
         plan.add(R_NO_PIVOT)
 
     dev_bound = False
+    late_ro: list[bytes] = []
     for i, m in enumerate(config.get("mounts", [])):
         where = f"$.mounts[{i}]"
         dest = m["destination"]
@@ -249,6 +254,11 @@ def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = Fal
             src = os.path.join(bundle, src)
         if bind and os.path.normpath(dest) == "/dev":
             dev_bound = True
+        if (flags_ & MS_RDONLY and not bind
+                and (fstype == "tmpfs" or os.path.normpath(dest) == "/dev")):
+            # as runc: rw until its submounts, devices and links are made
+            flags_ &= ~MS_RDONLY
+            late_ro.append(_cstr(dest, where) + _cstr(where, where))
         if fstype == "cgroup" and cgroup_mounts is not None:
             for rec in cgroup_mounts(dest, flags_, where):
                 plan.add(R_MOUNT, rec)
@@ -258,7 +268,14 @@ def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = Fal
 
             check_mount_idmap(m, where)
             idmap_record(plan, m, src, bool(flags_ & MS_REC), where)
-        plan.add(R_MOUNT, struct.pack("<QQI", flags_, prop, int(bind)) + b"".join(
+        elif bind and new_user:
+            # as runc: the source opened as host root, before the user namespace
+            # (it may be under a directory only root can search)
+            plan.add(R_MOUNT_TREE, struct.pack("<I", int(bool(flags_ & MS_REC)))
+                     + _cstr(src, where) + _cstr(where, where))
+        # bind: 1; 2: at /proc, so the source must be procfs (the init checks)
+        bind_bits = int(bind) | (2 if bind and os.path.normpath(dest) == "/proc" else 0)
+        plan.add(R_MOUNT, struct.pack("<QQI", flags_, prop, bind_bits) + b"".join(
             _cstr(s, where) for s in (src, dest, fstype, data, where)))
         attr_set, attr_clr = recursive_attrs(m.get("options", []))
         if attr_set or attr_clr:
@@ -281,6 +298,8 @@ def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = Fal
         if "/dev/ptmx" not in devices:
             plan.add(R_SYMLINK, b"pts/ptmx\0/dev/ptmx\0")
 
+    for rec in late_ro:
+        plan.add(R_REMOUNT_RO, rec)
     for key in ("hostname", "domainname"):
         if config.get(key):
             plan.add(R_HOSTNAME if key == "hostname" else R_DOMAINNAME,

@@ -106,9 +106,10 @@ class Init:
             try:
                 msg = self.sock.recv(8192)
             except OSError as e:
-                raise PyruncError(f"reading from pyrunc-init: {e.strerror}") from None
+                raise PyruncError(self._gone(f"reading from pyrunc-init: {e.strerror}")
+                                  ) from None
             if not msg:
-                raise PyruncError("container init exited before it was ready")
+                raise PyruncError(self._gone("container init exited before it was ready"))
             if msg[0] == MSG_ERROR:
                 raise PyruncError(msg[1:].decode(errors="replace"))
             if msg[0] != MSG_TRACE:
@@ -118,10 +119,56 @@ class Init:
             trace.step(msg[9:].decode(errors="replace"),
                        int.from_bytes(msg[1:9], "little"))
 
+    def _send(self, msg: bytes, step: str) -> None:
+        """Send on the sync socket. If the init is gone (EPIPE), say why: the
+        error it sent before it exited, else how it ended, and at which step."""
+        try:
+            self.sock.send(msg)
+        except OSError as e:
+            raise PyruncError(self._gone(f"{step}: {e.strerror}")) from None
+
+    def _gone(self, what: str) -> str:
+        """The init went away: its last error if it sent one (still queued),
+        else `what` and how the process ended."""
+        try:
+            while True:
+                msg = self.sock.recv(8192, _socket.MSG_DONTWAIT)
+                if not msg:
+                    break
+                if msg[0] == MSG_ERROR:
+                    return msg[1:].decode(errors="replace")
+        except OSError:
+            pass
+        for attr, who in (("pid", "the container process"), ("stage1", "pyrunc-init")):
+            pid = getattr(self, attr)
+            if not pid:
+                continue
+            done = status = 0
+            for _ in range(100):  # (its end of the socket closes just before it exits)
+                try:
+                    done, status = os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if done:
+                    break
+                import time
+
+                time.sleep(0.01)
+            if not done:
+                continue
+            setattr(self, attr, 0)  # reaped: never signal that pid again
+            if os.WIFSIGNALED(status):
+                import _signal
+
+                sig = os.WTERMSIG(status)
+                return f"{what} ({who} was killed by signal {sig}: {_signal.strsignal(sig)})"
+            return f"{what} ({who} exited with status {os.WEXITSTATUS(status)})"
+        return what
+
     def go(self, *, stage1_exits: bool = True) -> int:
         """Let stage 1 go on (its cgroups are joined); return the container pid.
         An exec's stage 1 lives on until the execve (`stage1_exits` False)."""
-        self.sock.send(MSG_GO)
+        self._send(MSG_GO, "letting pyrunc-init stage 1 go on")
         self.pid = self._recv_pid(MSG_PID)
         if stage1_exits:
             self._reap("stage1")
@@ -161,7 +208,8 @@ class Init:
         self._reap("helper")
 
     def maps_done(self) -> None:
-        self.sock.send(MSG_MAPS_DONE)
+        self._send(MSG_MAPS_DONE, "telling the container process that its pid is known "
+                   "and its id maps are written")
 
     def wait_ready(self, on_hooks: "Callable[[], tuple[str, str]] | None" = None) -> None:
         """Wait for `created`. At the hook point, the callback runs the host-side
@@ -176,8 +224,9 @@ class Init:
             if msg[0] == MSG_HOOKS:
                 create_state, start_state = on_hooks() if on_hooks else ("{}", "{}")
                 first = create_state.encode()
-                self.sock.send(MSG_CONTINUE + struct.pack("<I", len(first)) + first
-                               + start_state.encode())
+                self._send(MSG_CONTINUE + struct.pack("<I", len(first)) + first
+                           + start_state.encode(), "letting the container process go on "
+                           "after the createRuntime hooks")
                 continue
             raise PyruncError("pyrunc-init: unexpected message")
 

@@ -501,8 +501,9 @@ def test_notify_agent_not_listening(runtime, bundle, tmp_path):
     sec = notify_profile(str(tmp_path / "nobody.sock"))
     p = run(runtime, bundle, sec, "true")
     assert p.returncode == 1
-    assert p.err.startswith("pyrunc: seccomp: connecting to the seccomp agent at listenerPath")
-    assert "No such file or directory" in p.err and p.err.count("\n") == 1
+    assert p.err.startswith("pyrunc: $.linux.seccomp.listenerPath: failed to connect with "
+                            "seccomp agent specified in the seccomp profile: dial unix ")
+    assert "no such file or directory" in p.err and p.err.count("\n") == 1
 
 
 # --- exec: the container's filter applies to exec'd processes too (as runc) ---------------

@@ -84,10 +84,9 @@ def check(config: dict) -> None:
         for key in ("uidMappings", "gidMappings"):
             if not linux.get(key):
                 raise ConfigError(f"$.linux.{key}", "a new user namespace needs id mappings")
-    uts = namespaces.get("uts")
-    for key in ("hostname", "domainname"):
-        if config.get(key) and (uts is None or "path" in uts):
-            raise ConfigError(f"$.{key}", "setting it needs a new uts namespace")
+    for key in ("hostname", "domainname"):  # (one joined by path: set there, as runc)
+        if config.get(key) and "uts" not in namespaces:
+            raise ConfigError(f"$.{key}", "setting it needs a uts namespace")
     if "intelRdt" in linux and not os.path.exists("/sys/fs/resctrl/schemata"):
         raise ConfigError("$.linux.intelRdt", "Intel RDT is not available on this host "
                           "(no resctrl filesystem at /sys/fs/resctrl)")
@@ -118,13 +117,11 @@ PROC_MOUNTS_ALLOWED = ("/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/pr
 
 def check_proc_mount(mount: dict, where: str) -> None:
     """Nothing may be mounted inside /proc (but a few emulated files), and
-    nothing but procfs at /proc itself by bind: the sysctl, mask and
-    oom_score_adj paths must stay procfs (CVE-2019-16884 and kin)."""
+    nothing but procfs at /proc itself (a bind's source must be procfs: the
+    init checks it, as runc): the sysctl, mask and oom_score_adj paths must
+    stay procfs (CVE-2019-16884 and kin)."""
     dest = os.path.normpath("/" + mount["destination"].lstrip("/"))
     if dest == "/proc":
-        opts = mount.get("options", [])
-        if mount.get("type") == "bind" or "bind" in opts or "rbind" in opts:
-            raise ConfigError(f"{where}.destination", "only procfs may be bound at /proc")
         return
     if dest.startswith("/proc/") and dest not in PROC_MOUNTS_ALLOWED:
         raise ConfigError(f"{where}.destination",

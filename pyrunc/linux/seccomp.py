@@ -63,7 +63,8 @@ UINT64 = (1 << 64) - 1
 SUN_PATH_MAX = 107
 # After the filter is loaded the init sends the notify fd with sendmsg(2): a
 # notify rule for it could never be answered (runc refuses "write" likewise).
-NOT_NOTIFIABLE = ("sendmsg",)
+# sendmsg sends the notify fd; runc refuses write too (its init writes after the load)
+NOT_NOTIFIABLE = ("sendmsg", "write")
 PID = "\x01"  # stands for the container's pid in the state document
 
 
@@ -184,7 +185,7 @@ def records(seccomp: object, where: str = "$.linux.seccomp", state: dict | None 
             for j, name in enumerate(names):
                 if name in NOT_NOTIFIABLE:
                     raise ConfigError(f"{rwhere}.names[{j}]", f"SCMP_ACT_NOTIFY cannot be "
-                                      f"used for {name}, which sends the notify fd")
+                                      f"used for the {name} syscall")
         args = rule.get("args") or []
         if not isinstance(args, list):
             raise ConfigError(f"{rwhere}.args", "must be an array")
