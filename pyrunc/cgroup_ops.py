@@ -468,9 +468,7 @@ def pause(root: str, cid: str) -> None:
     """Freeze every process of a running container."""
     c = _load(root, cid)
     status = c.status()
-    if status == "paused":
-        raise PyruncError("container already paused")
-    if status != "running":
+    if status != "running":  # (runc's words, for a paused one too)
         raise PyruncError("container not running")
     freeze(c.data.get("cgroup", {}), True)
 
@@ -480,8 +478,7 @@ def resume(root: str, cid: str) -> None:
     c = _load(root, cid)
     status = c.status()
     if status != "paused":
-        raise PyruncError("container not paused" if status in ("running", "created")
-                          else "container not running")
+        raise PyruncError("container not paused")
     freeze(c.data.get("cgroup", {}), False)
 
 

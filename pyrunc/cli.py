@@ -203,6 +203,10 @@ def _main(args: list[str]) -> int:
     root = gflags.get("root") or DEFAULT_ROOT
     cargs = rest[1:]
     if cmd not in COMMANDS:
+        if cmd in ("checkpoint", "restore"):  # (runc's; listed in the help)
+            if "-h" in cargs or "--help" in cargs:
+                return _help([cmd])
+            raise PyruncError(f"{cmd} is not supported yet")
         raise UsageError(f"No help topic for '{cmd}'")
     flags, pos = parse_flags(cargs, COMMANDS[cmd], cmd,
                              stop_at_positional=cmd in STOP_AT_POSITIONAL)
@@ -225,7 +229,7 @@ def _main(args: list[str]) -> int:
     try:
         return COMMAND_FUNCS[cmd](root, flags, pos)
     finally:
-        trace.step(f"pyrunc: {cmd} done")
+        trace.step(f"pyrunc: {cmd} done", log=False)
         trace.report(" ".join([cmd, *pos[:1]]))
 
 

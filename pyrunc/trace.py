@@ -29,12 +29,13 @@ def configure(flag: bool, debug: bool = False) -> None:
         step("pyrunc: started")
 
 
-def step(name: str, ns: int | None = None) -> None:
-    """Record that a step ended now (or at `ns`, CLOCK_MONOTONIC)."""
+def step(name: str, ns: int | None = None, log: bool = True) -> None:
+    """Record that a step ended now (or at `ns`, CLOCK_MONOTONIC); with --debug,
+    also log it (unless `log` is False)."""
     if enabled:
         if _report:
             _events.append((time.monotonic_ns() if ns is None else ns, name))
-        if _debug:
+        if _debug and log:
             debug(name)
 
 
