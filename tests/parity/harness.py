@@ -25,6 +25,9 @@ DIFFERENCES = {
                           "privileges than its config says",
     "device-rules": "no blanket `c *:* m`/`b *:* m` mknod rules: a device node the config "
                     "does not allow cannot even be made (hardening)",
+    "cgroup-fs-ro": "on a v1 or hybrid host the tmpfs at /sys/fs/cgroup is read-only, not "
+                    "only the hierarchies bound in it: a container cannot make files or "
+                    "directories there (hardening)",
     "exec-cgroup-sibling": "`exec --cgroup` takes only a real sub-cgroup: runc's string-prefix "
                            "check lets `../ID2` reach a sibling cgroup whose name starts with "
                            "the container's (security)",

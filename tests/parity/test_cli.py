@@ -265,3 +265,26 @@ def test_systemd_cgroup_without_systemd(both):
 def test_runc_is_the_reference(reference):
     assert RUNC and reference.startswith("runc version 1.1.5")
     assert parsed('{"a": 1}') == {"a": 1}
+
+
+def test_error_line(both):
+    """Without --log: the same message, in runc's logrus line or pyrunc's plain one."""
+    r, p = both(lambda s: s("state", "ct-nope"))
+    differs("error-line")
+    same(r, p, "does not exist")
+    assert re.fullmatch(r'time="[^"]+" level=error msg="container does not exist"\n', r.err)
+    assert re.fullmatch(r"pyrunc: container .*does not exist\n", p.err)
+
+
+def test_differences_are_documented():
+    """DIFFERENCES, the table beside this tier and the README's list the same keys."""
+    import os
+
+    from harness import DIFFERENCES
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    for path in (os.path.join(here, "README.md"),
+                 os.path.join(here, "..", "..", "README.md")):
+        with open(path) as f:
+            keys = re.findall(r"^\| `([a-z0-9-]+)` \|", f.read(), re.M)
+        assert sorted(keys) == sorted(DIFFERENCES), path

@@ -397,3 +397,33 @@ def test_features(both):
     assert set(la["seccomp"]["operators"]) <= set(lb["seccomp"]["operators"])
     assert {k: v for k, v in la["cgroup"].items() if k != "systemdUser"}.items() <= \
         lb["cgroup"].items()
+
+
+def test_exec_cgroup_sibling(both):
+    """A `--cgroup` path that leads to a sibling whose name starts with the
+    container's: runc takes it (a string-prefix check), pyrunc refuses."""
+    def scenario(s):
+        pid = s.run_d("ct-pxs", *SLEEP)
+        with open(f"/proc/{pid}/cgroup") as f:
+            lines = [x.strip().split(":", 2) for x in f]
+        ctrl, path = next(((c, p) for _, c, p in lines if c == "pids"),
+                          next((c, p) for _, c, p in lines if c == ""))
+        sibling = f"/sys/fs/cgroup/{ctrl}{path}x".replace("//", "/")
+        os.mkdir(sibling)
+        try:
+            arg = f"{ctrl}:../ct-pxsx" if ctrl else "../ct-pxsx"
+            res = s("exec", "--cgroup", arg, "ct-pxs", "cat", "/proc/self/cgroup")
+            s.ok("delete", "-f", "ct-pxs")
+        finally:
+            for _ in range(100):
+                try:
+                    os.rmdir(sibling)
+                    break
+                except OSError:
+                    time.sleep(0.05)
+        return res
+
+    r, p = both(scenario)
+    differs("exec-cgroup-sibling")
+    assert r.rc == 0 and "ct-pxsx" in r.out
+    assert p.rc == 255 and "not a sub cgroup path" in p.msg
