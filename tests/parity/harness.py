@@ -43,7 +43,11 @@ DIFFERENCES = {
     "events-end": "`events` ends when the container stops; runc's goes on printing a "
                   "stopped container's (empty) stats until it is deleted",
     "additions": "pyrunc's own commands and flags (`check`, `debug`, `--trace`, "
-                 "`--pidfd-socket`) are listed in its help; runc has none of them",
+                 "`--pidfd-socket`, `update --cpu-shares`/`--cpu-idle`) are listed in its "
+                 "help; runc has none of them",
+    "execvp-path": "a program name without a slash is looked up as execvp does (the "
+                   "runtime-spec's words): with no PATH in the process's env, in /bin and "
+                   "/usr/bin; runc fails with `executable file not found in $PATH`",
 }
 
 _LOGRUS = re.compile(r'^time="[^"]*" level=(\w+) msg=("(?:[^"\\]|\\.)*"|\S*)(.*)$')
