@@ -15,8 +15,9 @@ import os
 import subprocess
 
 import pytest
-from harness import PYRUNC, REFERENCE, RUNC, Pair, Side
 from helpers import Snapshot, reap_children
+
+from .harness import PYRUNC, REFERENCE, RUNC, Pair, Side
 
 
 def pytest_collection_modifyitems(config, items) -> None:

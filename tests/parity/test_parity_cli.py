@@ -5,7 +5,8 @@ import json
 import re
 
 import pytest
-from harness import RUNC, differs, message, parsed, same
+
+from .harness import RUNC, differs, message, parsed, same
 
 COMMANDS = ["checkpoint", "create", "delete", "events", "exec", "kill", "list", "pause", "ps",
             "restore", "resume", "run", "spec", "start", "state", "update", "features"]
@@ -280,7 +281,7 @@ def test_differences_are_documented():
     """DIFFERENCES, the table beside this tier and the README's list the same keys."""
     import os
 
-    from harness import DIFFERENCES
+    from .harness import DIFFERENCES
 
     here = os.path.dirname(os.path.abspath(__file__))
     for path in (os.path.join(here, "README.md"),

@@ -3,7 +3,7 @@
 import json
 import os
 
-from harness import differs, same
+from .harness import differs, same
 
 SLEEP = ("sleep", "100")
 

@@ -7,7 +7,8 @@ import re
 import time
 
 import pytest
-from harness import differs, same
+
+from .harness import differs, same
 
 SLEEP = ("sleep", "100")
 

@@ -2,7 +2,8 @@
 capabilities, namespaces, mounts and cgroups, for the default bundle."""
 
 import pytest
-from harness import differs, same
+
+from .harness import differs, same
 
 CGROUP_TMPFS = "/sys/fs/cgroup tmpfs "
 
