@@ -130,7 +130,7 @@ COMMANDS = {
         '   --no-pivot                do not use pivot root to jail process inside rootfs.  This should be used whenever the rootfs is on top of a ramdisk\n'
         '   --no-new-keyring          do not create a new session keyring for the container.  This will cause the container to inherit the calling processes session key\n'
         '   --preserve-fds value      Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total) (default: 0)\n'
-        '   --pidfd-socket value  path to an AF_UNIX socket which will receive the pidfd of the process\n'
+        '   --pidfd-socket value      path to an AF_UNIX socket which will receive the pidfd of the process\n'
         '   \n'
     ),
     'delete': (
@@ -205,7 +205,7 @@ COMMANDS = {
         '   --preserve-fds value               Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total) (default: 0)\n'
         '   --cgroup value                     run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>.\n'
         '   --ignore-paused                    allow exec in a paused container\n'
-        '   --pidfd-socket value  path to an AF_UNIX socket which will receive the pidfd of the process\n'
+        '   --pidfd-socket value               path to an AF_UNIX socket which will receive the pidfd of the process\n'
         '   \n'
     ),
     'kill': (
@@ -358,7 +358,7 @@ COMMANDS = {
         '   --no-pivot                do not use pivot root to jail process inside rootfs.  This should be used whenever the rootfs is on top of a ramdisk\n'
         '   --no-new-keyring          do not create a new session keyring for the container.  This will cause the container to inherit the calling processes session key\n'
         '   --preserve-fds value      Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total) (default: 0)\n'
-        '   --pidfd-socket value  path to an AF_UNIX socket which will receive the pidfd of the process\n'
+        '   --pidfd-socket value      path to an AF_UNIX socket which will receive the pidfd of the process\n'
         '   \n'
     ),
     'spec': (
@@ -488,6 +488,8 @@ COMMANDS = {
         '   --cpu-period value          CPU CFS period to be used for hardcapping (in usecs). 0 to use system default\n'
         '   --cpu-quota value           CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period\n'
         '   --cpu-share value           CPU shares (relative weight vs. other containers)\n'
+        '   --cpu-shares value          the same as --cpu-share\n'
+        '   --cpu-idle value            set cgroup SCHED_IDLE or not, 0: default behavior, 1: SCHED_IDLE\n'
         '   --cpu-rt-period value       CPU realtime period to be used for hardcapping (in usecs). 0 to use system default\n'
         '   --cpu-rt-runtime value      CPU realtime hardcap limit (in usecs). Allowed cpu time in a given period\n'
         '   --cpuset-cpus value         CPU(s) to use\n'

@@ -11,7 +11,7 @@ from .harness import RUNC, differs, message, parsed, same
 COMMANDS = ["checkpoint", "create", "delete", "events", "exec", "kill", "list", "pause", "ps",
             "restore", "resume", "run", "spec", "start", "state", "update", "features"]
 # pyrunc's own lines in its help (see DIFFERENCES "additions")
-ADDITIONS = re.compile(r"^   (check |debug |--trace |--pidfd-socket )")
+ADDITIONS = re.compile(r"^   (check |debug |--trace |--pidfd-socket |--cpu-shares |--cpu-idle )")
 
 
 def help_text(out: str) -> str:
