@@ -35,9 +35,9 @@ DIFFERENCES = {
                     "1.0.2-dev, in state, list, spec and features",
     "features": "`features` tells what pyrunc implements: more (time namespace, idmap "
                 "mounts, netDevices, memoryPolicy), no AppArmor or SELinux, no user systemd",
-    "error-line": "without --log, an error is one plain line `pyrunc: MESSAGE` on stderr "
-                  "(runc: a logrus line, `time=... level=error msg=...`); with --log the "
-                  "file has runc's lines and format",
+    "error-line": "an error is one line `pyrunc: MESSAGE` on stderr (runc: a logrus line, "
+                  "`time=... level=error msg=...`, or with --log the bare message); the --log "
+                  "file has runc's lines, in its text or JSON format",
     "version-lines": "`--version`: lines 1-3 as runc's (version, commit, spec); then "
                      "`python:` instead of `go:`",
     "events-end": "`events` ends when the container stops; runc's goes on printing a "
