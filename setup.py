@@ -26,10 +26,22 @@ class BuildPy(build_py):
                os.path.join(libexec, "pyrunc-init"), *INIT_SOURCES,
                "-lseccomp"]  # libseccomp-dev's static libseccomp.a
         subprocess.check_call(cmd)
+        with open(os.path.join(libexec, "version"), "w") as f:  # for `pyrunc --version`
+            f.write(f"commit: {_out('git', 'describe', '--always', '--dirty')}\n"
+                    f"libseccomp: {_out('pkg-config', '--modversion', 'libseccomp')}\n")
         schemas = os.path.join(pkg, "schemas")
         os.makedirs(schemas, exist_ok=True)
         for path in glob.glob("schemas/*.json"):
             shutil.copy(path, schemas)
+
+
+def _out(*cmd: str) -> str:
+    """A command's output, or "unknown" (a tarball has no git)."""
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, check=True,
+                              cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 setup(cffi_modules=["csrc/build_shim.py:ffibuilder"], cmdclass={"build_py": BuildPy})

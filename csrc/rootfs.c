@@ -424,7 +424,7 @@ static void mask_path(const char *path)
 		fail_errno(errno, "masking %s", path);
 	}
 	if (S_ISDIR(st.st_mode)) {
-		if (mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0k") < 0)
+		if (mount("tmpfs", path, "tmpfs", MS_RDONLY, NULL) < 0)
 			fail_errno(errno, "masking directory %s", path);
 		return;
 	}

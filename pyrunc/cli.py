@@ -8,33 +8,6 @@ from .errors import PyruncError
 from .state import DEFAULT_ROOT
 from .util import fastos as os
 
-USAGE = """usage: pyrunc [global options] command [command options] [arguments...]
-
-An OCI container runtime, compatible with runc.
-
-commands:
-  create    create a container            start     start a created container
-  run       create and start a container  state     print the state of a container
-  kill      send a signal to a container  delete    delete a container
-  list      list containers               spec      write a default config.json
-  exec      run a process in a container  features  print the features document
-  debug     a shell in any container on the node (by id, --pid, --pod; --list) with
-            the host's tools (or --tools DIR)
-  update    change a container's limits   events    stats and OOM events of a container
-  pause     freeze a container            resume    thaw a paused container
-  ps        processes of a container      check     lint a bundle without running it
-
-global options:
-  --root DIR          state directory (default /run/pyrunc)
-  --log FILE          log file (default stderr)
-  --log-format FMT    text or json
-  --debug             debug logging
-  --trace             print a timeline of the setup steps (also PYRUNC_TRACE=FILE)
-  --systemd-cgroup    make the cgroup a systemd scope (cgroupsPath slice:prefix:name)
-  --version, -v       print the version
-  --help, -h          show this help
-"""
-
 MULTI = "multi"  # a flag that may be repeated; its values are collected in a list
 # name: False for a boolean flag, True for one taking a value, MULTI for a repeatable one
 GLOBAL_FLAGS = {
@@ -73,13 +46,29 @@ COMMANDS = {
     "check": {"format": True},
     "events": {"stats": False, "interval": True},
 }
-SHORT = {"b": "bundle", "d": "detach", "a": "all", "f": "force", "q": "quiet", "v": "version",
-         "h": "help", "t": "tty", "e": "env", "u": "user", "p": "process", "g": "additional-gids",
-         "c": "cap", "r": "resources"}
-ARGS = {"create": 1, "run": 1, "start": 1, "state": 1, "kill": (1, 2), "delete": 1,
-        "list": 0, "spec": 0, "features": 0, "exec": (1, 1 << 20), "debug": (0, 1 << 20),
-        "update": 1, "pause": 1, "resume": 1, "ps": (1, 1 << 20), "events": 1,
-        "check": (0, 1)}
+for _spec in COMMANDS.values():
+    _spec["help"] = False
+# runc's short flags, per command
+SHORT = {"create": {"b": "bundle"}, "run": {"b": "bundle", "d": "detach"},
+         "delete": {"f": "force"}, "kill": {"a": "all"}, "list": {"f": "format", "q": "quiet"},
+         "ps": {"f": "format"}, "spec": {"b": "bundle"}, "update": {"r": "resources"},
+         "exec": {"e": "env", "t": "tty", "u": "user", "g": "additional-gids", "p": "process",
+                  "d": "detach", "c": "cap"},
+         "": {"v": "version", "h": "help"}}
+# (min, max) positional arguments, checked as runc checks them
+ARGS = {"create": (1, 1), "run": (1, 1), "start": (1, 1), "state": (1, 1), "kill": (1, 2),
+        "delete": (1, 1), "list": (0, 0), "spec": (0, 0), "features": (0, 0),
+        "exec": (1, None), "debug": (0, None), "update": (1, 1), "pause": (1, 1),
+        "resume": (1, 1), "ps": (1, None), "events": (1, 1), "check": (0, 1)}
+
+
+class UsageError(PyruncError):
+    """A command line runc answers with `Incorrect Usage` and the help on stdout."""
+
+    def __init__(self, msg: str, cmd: str = "", usage: str = "") -> None:
+        super().__init__(msg)
+        self.cmd = cmd
+        self.usage = usage
 # Commands whose flags stop at the first positional argument (the rest is a command line).
 STOP_AT_POSITIONAL = {"debug", "exec", "ps"}
 
@@ -88,6 +77,8 @@ def parse_flags(argv: list[str], spec: dict[str, bool], where: str,
                 stop_at_positional: bool) -> tuple[dict, list[str]]:
     """Parse --flag, --flag=value, --flag value, -f (runc's forms); `where`
     prefixes error messages (the command name, or nothing for global flags)."""
+    short = {"h": "help", **SHORT.get(where, {})}
+    cmd = where
     where = f"{where}: " if where else ""
     flags: dict = {}
     rest: list[str] = []
@@ -97,17 +88,20 @@ def parse_flags(argv: list[str], spec: dict[str, bool], where: str,
         if arg == "--":
             rest.extend(argv[i + 1:])
             break
-        if not arg.startswith("-") or arg == "-":
+        name, eq, value = arg.lstrip("-").partition("=")
+        name = short.get(name, name) if len(name) == 1 else name
+        if not arg.startswith("-") or arg == "-" or (rest and name not in spec):
+            # (runc moves the flags it knows before the arguments: an unknown
+            # one after an argument is an argument, e.g. `kill ID -9`)
             if stop_at_positional:
                 rest.extend(argv[i:])
                 break
             rest.append(arg)
             i += 1
             continue
-        name, eq, value = arg.lstrip("-").partition("=")
-        name = SHORT.get(name, name) if len(name) == 1 else name
         if name not in spec:
-            raise PyruncError(f"{where}flag provided but not defined: -{arg.lstrip('-')}")
+            msg = f"flag provided but not defined: -{arg.lstrip('-').partition('=')[0]}"
+            raise UsageError(f"{where}{msg}", cmd, f"Incorrect Usage{':' if cmd else '.'} {msg}")
         if spec[name]:
             if not eq:
                 i += 1
@@ -149,6 +143,18 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     try:
         return _main(args)
+    except UsageError as e:  # runc: the help on stdout, the error, exit 1 (unknown topic: 3)
+        if e.usage:
+            from .helptext import COMMANDS, command_help, main_help
+
+            try:
+                sys.stdout.write(f"{e.usage}\n\n")
+                sys.stdout.write(command_help(e.cmd) if e.cmd in COMMANDS else main_help())
+                sys.stdout.flush()
+            except OSError:
+                pass
+        _fail(str(e))
+        return 1 if e.usage else 3
     except PyruncError as e:
         return _fail(str(e))
     except KeyboardInterrupt:
@@ -184,38 +190,40 @@ def _main(args: list[str]) -> int:
         from .util import log
 
         log.configure(gflags.get("log"), fmt, bool(gflags.get("debug")))
-    if gflags.get("trace") or "PYRUNC_TRACE" in os.environ:
+    if gflags.get("trace") or gflags.get("debug") or "PYRUNC_TRACE" in os.environ:
         from .util import trace
 
-        trace.configure(bool(gflags.get("trace")))
+        trace.configure(bool(gflags.get("trace")), debug=bool(gflags.get("debug")))
     if gflags.get("version"):
-        from . import OCI_VERSION, __version__
+        from .helptext import version
 
-        print(f"pyrunc version {__version__}\nspec: {OCI_VERSION}\n"
-              f"python: {sys.version.split()[0]}")
+        sys.stdout.write(f"pyrunc version {version()}")
         return 0
-    if gflags.get("help") or not rest:
-        sys.stdout.write(USAGE)
-        return 0 if gflags.get("help") else 1
+    cmd = rest[0] if rest else ""
+    if gflags.get("help") or cmd in ("", "help", "h"):
+        return _help(rest[1:2] if cmd in ("help", "h") else [])
     root = gflags.get("root") or DEFAULT_ROOT
-    cmd, cargs = rest[0], rest[1:]
+    cargs = rest[1:]
     if cmd not in COMMANDS:
-        raise PyruncError(f"no such command \"{cmd}\"")
-    if "-h" in cargs or "--help" in cargs:
-        what = "[bundle]" if cmd == "check" else "<container-id>" if ARGS[cmd] else ""
-        sys.stdout.write(f"usage: pyrunc {cmd} [options] {what}"
-                         f"\noptions: {', '.join('--' + f for f in COMMANDS[cmd])}\n")
-        return 0
+        if cmd in ("checkpoint", "restore"):  # (runc's; listed in the help)
+            if "-h" in cargs or "--help" in cargs:
+                return _help([cmd])
+            raise PyruncError(f"{cmd} is not supported yet")
+        raise UsageError(f"No help topic for '{cmd}'")
     flags, pos = parse_flags(cargs, COMMANDS[cmd], cmd,
                              stop_at_positional=cmd in STOP_AT_POSITIONAL)
+    if flags.get("help"):
+        return _help([cmd])
     flags["systemd-cgroup"] = bool(gflags.get("systemd-cgroup"))
-    want = ARGS[cmd]
-    lo, hi = want if isinstance(want, tuple) else (want, want)
-    if not lo <= len(pos) <= hi:
-        if lo and not pos:
-            raise PyruncError(f"{cmd}: container id cannot be empty")
-        raise PyruncError(f"{cmd}: expected {lo if lo == hi else f'{lo} to {hi}'} "
-                          f"argument(s), got {len(pos)}")
+    lo, hi = ARGS[cmd]
+    if hi is not None and lo == hi and len(pos) != lo:
+        _usage(f"\"{cmd}\" requires exactly {lo} argument(s)", cmd)
+    if len(pos) < lo:
+        _usage(f"\"{cmd}\" requires a minimum of {lo} argument(s)", cmd)
+    if hi is not None and len(pos) > hi:
+        _usage(f"\"{cmd}\" requires a maximum of {hi} argument(s)", cmd)
+    if lo and not pos[0]:
+        raise PyruncError("container id cannot be empty")
     if "pyrunc.util.trace" not in sys.modules:
         return COMMAND_FUNCS[cmd](root, flags, pos)
     from .util import trace
@@ -223,8 +231,26 @@ def _main(args: list[str]) -> int:
     try:
         return COMMAND_FUNCS[cmd](root, flags, pos)
     finally:
-        trace.step(f"pyrunc: {cmd} done")
+        trace.step(f"pyrunc: {cmd} done", log=False)
         trace.report(" ".join([cmd, *pos[:1]]))
+
+
+def _usage(msg: str, cmd: str) -> None:
+    raise UsageError(msg, cmd, "Incorrect Usage.")
+
+
+def _help(topic: list[str]) -> int:
+    """runc's help: the main page, or a command's (`help CMD`, `CMD -h`);
+    an unknown topic is an error with exit status 3."""
+    from . import helptext
+
+    if not topic:
+        sys.stdout.write(helptext.main_help())
+        return 0
+    if topic[0] not in helptext.COMMANDS:
+        raise UsageError(f"No help topic for '{topic[0]}'")
+    sys.stdout.write(helptext.command_help(topic[0]))
+    return 0
 
 
 def _print_json(obj: object) -> None:
@@ -306,24 +332,42 @@ def cmd_run(root: str, flags: dict, pos: list[str]) -> int:
 
 def cmd_list(root: str, flags: dict, pos: list[str]) -> int:
     from .container import list_states
+    from .util import fastjson
 
     states = list_states(root)
     fmt = flags.get("format", "table")
+    if fmt not in ("table", "json"):
+        raise PyruncError(f"invalid format option \"{fmt}\"")
+    for s in states:
+        s["owner"] = _owner(f"{root}/{s['id']}")
     if flags.get("quiet"):
         for s in states:
             print(s["id"])
-    elif fmt == "json":
-        _print_json(states)
-    elif fmt == "table":
-        rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
-        rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], "root")
-                 for s in states]
-        widths = [max(len(r[i]) for r in rows) for i in range(6)]
-        for r in rows:
-            print("   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    elif fmt == "json":  # as runc: one line, null for none
+        sys.stdout.write(fastjson.dumps(states or None) + "\n")
     else:
-        raise PyruncError(f"invalid --format \"{fmt}\" (table or json)")
+        rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
+        rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], s["owner"])
+                 for s in states]
+        # runc's tabwriter: columns of at least 12, padded by 3; the last one bare
+        widths = [max(12, max(len(r[i]) for r in rows) + 3) for i in range(5)]
+        for r in rows:
+            print("".join(v.ljust(w) for v, w in zip(r, widths, strict=False)) + r[5])
     return 0
+
+
+def _owner(path: str) -> str:
+    """The user name of the state directory's owner (runc's `owner`), else #UID."""
+    import pwd
+
+    try:
+        uid = os.stat(path).st_uid
+    except OSError:
+        return ""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"#{uid}"
 
 
 def cmd_spec(root: str, flags: dict, pos: list[str]) -> int:
@@ -353,8 +397,9 @@ def cmd_exec(root: str, flags: dict, pos: list[str]) -> int:
                             preserve_fds=_preserve_fds(flags.get("preserve-fds")),
                             ignore_paused=bool(flags.get("ignore-paused")),
                             sub_cgroups=flags.get("cgroup"))
-    except PyruncError as e:  # runc exits 255 when exec fails
-        msg = str(e)
+    except (PyruncError, OSError) as e:  # runc exits 255 when exec fails
+        msg = str(e) if isinstance(e, PyruncError) else (
+            f"{e.filename}: {e.strerror}" if e.filename else str(e.strerror or e))
         _fail(msg if msg.startswith("exec failed") else f"exec failed: {msg}")
         return 255
 
@@ -384,15 +429,13 @@ def cmd_ps(root: str, flags: dict, pos: list[str]) -> int:
     from .ops import ps_pids, ps_table
 
     fmt = flags.get("format", "table")
-    if fmt not in ("table", "json"):
-        raise PyruncError(f"invalid --format \"{fmt}\" (table or json)")
     pids = ps_pids(root, pos[0])
-    if fmt == "json":
-        if len(pos) > 1:
-            raise PyruncError("ps: ps options cannot be used with --format json")
+    if fmt not in ("table", "json"):
+        raise PyruncError("invalid format option")
+    if fmt == "json":  # (as runc: null for none, ps options ignored)
         from .util import fastjson
 
-        sys.stdout.write(fastjson.dumps(pids) + "\n")
+        sys.stdout.write(fastjson.dumps(pids or None) + "\n")
     else:
         sys.stdout.write(ps_table(pids, pos[1:]))
     return 0

@@ -128,7 +128,10 @@ def kill(root: str, cid: str, sig: str | int | None = None, all_procs: bool = Fa
         sig = c.data.get("annotations", {}).get(STOP_SIGNAL) or 15
     from .linux.signals import parse_signal
 
-    signum = sig if isinstance(sig, int) else parse_signal(sig)
+    if isinstance(sig, str) and sig.lstrip("-").isdigit():
+        signum = int(sig)  # as runc: any number (0 checks); the kernel judges the rest
+    else:
+        signum = sig if isinstance(sig, int) else parse_signal(sig)
     status = c.status()
     if status not in ACTIVE:
         if all_procs and status == "stopped":
@@ -159,6 +162,8 @@ def _signal_init(c: Container, signum: int) -> None:
         _signal.pidfd_send_signal(pidfd, signum)
     except ProcessLookupError:
         raise PyruncError("container not running") from None
+    except OSError as e:  # (a number that is no signal)
+        raise PyruncError(f"unable to signal init: {(e.strerror or str(e)).lower()}") from None
     finally:
         os.close(pidfd)
 

@@ -140,6 +140,7 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, cg: man
             os.close(start_fd)
         crash_point("init-spawned")
         trace.step("pyrunc: pyrunc-init spawned from a sealed memfd")
+        trace.debug(f"nsexec[{init.stage1}]: => nsexec container setup")
         if cg.needs_process:
             # a scope needs a process: systemd puts the waiting init in, with the
             # limits it knows; the other files and hierarchies are ours, as usual
@@ -157,6 +158,7 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, cg: man
         c.save()
         crash_point("pid-known")
         trace.step(f"pyrunc: container pid {pid}")
+        trace.debug("child process in init()")
         if facts["new_user"]:
             write_id_maps(pid, linux)
         adj = config["process"].get("oomScoreAdj")
@@ -187,6 +189,7 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, cg: man
 
         init.wait_ready(on_hooks)
         crash_point("ready")
+        trace.debug("init: closing the pipe to signal completion")
         trace.step("pyrunc: container created")
         c.data["status"] = "created"
         c.save()

@@ -7,6 +7,7 @@ from .create import exit_status, send_pidfd, wait_forwarding_signals, write_pid_
 from .errors import PyruncError
 from .state import Container
 from .util import fastos as os
+from .util import trace
 
 
 class ExecError(PyruncError):
@@ -55,6 +56,7 @@ def exec_process(root: str, cid: str, process: dict, *, detach: bool = False,
             os.close(console_fd)
             console_fd = -1
         joiner = init.exec_helper()
+        trace.debug(f"nsexec[{init.stage1}]: => nsexec container setup")
         # execCPUAffinity.initial: before the cgroup (its final: the init, last)
         from .linux.attrs import initial_affinity
 
@@ -68,12 +70,14 @@ def exec_process(root: str, cid: str, process: dict, *, detach: bool = False,
                  ("freezer" in n.split(",") or n == "unified")}
         cg.join(joiner, {n: p for n, p in targets.items() if n not in later})
         pid = init.go(stage1_exits=False)
+        trace.debug("child process in init()")
         init.maps_done()
         if ours is not None:
             from .linux.tty import receive_master
 
             master = receive_master(ours)
         init.wait_ready()
+        trace.debug("setns_init: about to exec")
         if later:
             cg.join(pid, later)
     except PyruncError as e:
@@ -87,7 +91,18 @@ def exec_process(root: str, cid: str, process: dict, *, detach: bool = False,
         if console_fd >= 0:
             os.close(console_fd)
     if pid_file:
-        write_pid_file(pid_file, pid)
+        try:
+            write_pid_file(pid_file, pid)
+        except OSError as e:  # as runc: the process is killed, exit 255
+            import _signal
+
+            os.kill(pid, _signal.SIGKILL)
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+            raise ExecError(f"exec failed: open {e.filename or pid_file}: "
+                            f"{(e.strerror or str(e)).lower()}") from None
     if pidfd_socket:
         send_pidfd(pidfd_socket, pid)
     if detach:

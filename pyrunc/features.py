@@ -13,7 +13,8 @@ def features() -> dict:
     return {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
-        "hooks": ["prestart", "createRuntime", "poststart", "poststop"],
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer",
+                  "poststart", "poststop"],
         "mountOptions": sorted(set(FLAGS) | set(PROPAGATION) | set(RECURSIVE) | IGNORED
                                | IDMAP),
         "linux": {

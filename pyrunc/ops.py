@@ -81,9 +81,7 @@ def pause(root: str, cid: str) -> None:
     """Freeze every process of a running container."""
     c = _load(root, cid)
     status = c.status()
-    if status == "paused":
-        raise PyruncError("container already paused")
-    if status != "running":
+    if status != "running":  # (runc's words, for a paused one too)
         raise PyruncError("container not running")
     manager.load(c.data).freeze(True)
 
@@ -93,21 +91,20 @@ def resume(root: str, cid: str) -> None:
     c = _load(root, cid)
     status = c.status()
     if status != "paused":
-        raise PyruncError("container not paused" if status in ("running", "created")
-                          else "container not running")
+        raise PyruncError("container not paused")
     manager.load(c.data).freeze(False)
 
 
 def _active(c, what: str) -> manager.Manager:
     if c.status() not in ("created", "running", "paused"):
-        raise PyruncError("container not running" if what != "ps" else
-                          "cannot list the processes of a stopped container")
+        raise PyruncError("container not running")
     return manager.load(c.data)
 
 
 def ps_pids(root: str, cid: str) -> list[int]:
+    """The container's processes (as runc: none, not an error, once it stopped)."""
     c = _load(root, cid, lock=False)
-    return _active(c, "ps").pids()
+    return manager.load(c.data).pids()
 
 
 def container_stats(root: str, cid: str) -> dict:
@@ -131,7 +128,7 @@ def events(root: str, cid: str, interval: float, out, *, poll: float = 0.1) -> N
         out.flush()
 
     ooms = cg.oom_count()
-    next_stats = time.monotonic()
+    next_stats = time.monotonic() + interval  # (runc's first stats come after one interval)
     while True:
         n = cg.oom_count()
         if n > ooms:

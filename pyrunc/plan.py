@@ -306,10 +306,10 @@ def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = Fal
                      _cstr(config[key], f"$.{key}"))
     for key, value in linux.get("sysctl", {}).items():
         plan.add(R_SYSCTL, _cstr(key, f"$.linux.sysctl.{key}") + _cstr(value, key))
+    for path in linux.get("readonlyPaths", []):  # (then the masks, on top: runc's order)
+        plan.add(R_READONLY_PATH, _cstr(path, "$.linux.readonlyPaths"))
     for path in linux.get("maskedPaths", []):
         plan.add(R_MASKED_PATH, _cstr(path, "$.linux.maskedPaths"))
-    for path in linux.get("readonlyPaths", []):
-        plan.add(R_READONLY_PATH, _cstr(path, "$.linux.readonlyPaths"))
 
     hooks = config.get("hooks", {})
     if any(hooks.get(k) for k in ("prestart", "createRuntime", "createContainer",

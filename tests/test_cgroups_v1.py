@@ -180,8 +180,8 @@ def test_pause_resume(runtime, bundle):
     time.sleep(0.4)
     with open(counter) as f:
         assert f.read() == before
-    p = runtime("pause", "ct-pause")
-    assert p.returncode == 1 and "paused" in p.err
+    p = runtime("pause", "ct-pause")  # (runc's words for a paused one)
+    assert p.returncode == 1 and "container not running" in p.err
     assert runtime("resume", "ct-pause").returncode == 0
     assert runtime.state("ct-pause")["status"] == "running"
     time.sleep(0.4)

@@ -26,11 +26,11 @@ def test_help(runtime):
 
 def test_unknown_command_and_flag(runtime):
     p = runtime("frobnicate")
-    assert p.returncode == 1 and p.err == 'pyrunc: no such command "frobnicate"\n'
+    assert p.returncode == 3 and p.err == "pyrunc: No help topic for 'frobnicate'\n"
     p = runtime("--bogus", "list")
     assert p.returncode == 1 and "-bogus" in p.err
     p = runtime("kill")
-    assert p.returncode == 1 and "container id" in p.err
+    assert p.returncode == 1 and '"kill" requires a minimum of 1 argument(s)' in p.err
 
 
 def test_flag_forms(runtime, bundle, tmp_path):
@@ -105,7 +105,7 @@ def test_features_document(runtime):
 
 def test_list_empty_root(runtime):
     assert runtime("list", "-q", check=True).out == ""
-    assert json.loads(runtime("list", "--format", "json", check=True).out) == []
+    assert json.loads(runtime("list", "--format", "json", check=True).out) is None  # (runc)
 
 
 def test_launcher_with_and_without_site():

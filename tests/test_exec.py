@@ -319,9 +319,9 @@ def test_exec_into_a_sub_cgroup(running):
         assert any(line.endswith(":memory:" + pids_path.replace(pids_path, "")) or ":memory:" in
                    line and not line.endswith("/sub") for line in lines)
         p = running("exec", "--cgroup", "nothere", "ct-x", "true")
-        assert p.returncode == 255 and "does not exist" in p.err
+        assert p.returncode == 255 and "no such file or directory" in p.err
         p = running("exec", "--cgroup", "../escape", "ct-x", "true")
-        assert p.returncode == 255 and "relative" in p.err
+        assert p.returncode == 255 and "not a sub cgroup path" in p.err
     finally:
         for _ in range(100):
             try:

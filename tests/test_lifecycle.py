@@ -60,9 +60,10 @@ def test_kill_signal_forms(runtime, bundle):
 def test_kill_bad_signal(runtime, bundle):
     bundle.set_args(*SLEEPER)
     runtime("run", "-d", "-b", str(bundle), "ct-ks", check=True)
-    for sig in ("NOPE", "0", "65", "SIGFOO", "RTMIN+99"):
+    for sig in ("NOPE", "65", "SIGFOO", "RTMIN+99"):
         p = runtime("kill", "ct-ks", sig)
         assert p.returncode == 1 and "signal" in p.err, (sig, p.err)
+    assert runtime("kill", "ct-ks", "0").returncode == 0  # (as runc: it only checks)
     assert runtime.state("ct-ks")["status"] == "running"
 
 

@@ -229,7 +229,7 @@ def test_v2_stats_layout(v2):
     m = s["memory"]
     assert m["usage"] == {"limit": 64 * MiB, "failcnt": 4, "usage": 3 * MiB, "max": 5 * MiB}
     assert m["cache"] == 200 and m["raw"] == {"anon": 100, "file": 200}
-    assert m["event_count"] == {"low": 0, "high": 0, "max": 4, "oom": 2, "oom_kill": 1}
+    assert "event_count" not in m  # (runc 1.1.5 has none)
     assert s["pids"] == {"current": 2, "limit": 10}
     assert s["blkio"]["ioServiceBytesRecursive"][:2] == [
         {"major": 8, "op": "Read", "value": 10}, {"major": 8, "op": "Write", "value": 20}]

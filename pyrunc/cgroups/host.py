@@ -212,25 +212,42 @@ def remove(made: list[str], timeout: float = 5.0) -> None:
 
 
 def sub_paths(paths: dict[str, str], specs: list[str]) -> dict[str, str]:
-    """exec --cgroup: `PATH` (every hierarchy) or `CTRL[,CTRL]:PATH`, a
-    sub-cgroup of the container's, which must exist (as runc)."""
-    out = dict(paths)
+    """exec --cgroup, as runc: `PATH` (every hierarchy; alone) or
+    `CTRL[,CTRL]:PATH`, a sub-cgroup of the container's (`/`: its own), which
+    must exist."""
+    subs: dict[str, str] = {}
     for spec in specs:
-        ctrls, sep, sub = spec.rpartition(":")
-        parts = [p for p in sub.split("/") if p]
-        if not parts or any(p in (".", "..") for p in parts):
-            raise PyruncError(f"--cgroup \"{spec}\": want a relative sub-cgroup path")
-        wanted = set(ctrls.split(",")) if sep else None
-        matched = False
-        for name, path in paths.items():
-            names = set(name.split(",")) | ({"unified", ""} if name == "unified" else set())
-            if wanted is not None and not wanted & names:
-                continue
-            target = os.path.join(path, *parts)
-            if not os.path.isdir(target):
-                raise PyruncError(f"--cgroup \"{spec}\": {target} does not exist")
-            out[name] = target
-            matched = True
-        if not matched:
-            raise PyruncError(f"--cgroup \"{spec}\": no such controller in the container")
+        cs = spec.split(":", 2)
+        if len(cs) > 2:
+            raise PyruncError(f"invalid --cgroup argument: {spec}")
+        if len(cs) == 1:
+            if len(specs) != 1:
+                raise PyruncError(f"invalid --cgroup argument: {spec} "
+                                  "(missing <controller>: prefix)")
+            subs[""] = spec
+        else:
+            for ctrl in cs[0].split(","):
+                subs[ctrl] = cs[1]
+    out = dict(paths)
+
+    def under(base: str, add: str) -> str:
+        target = os.path.normpath(os.path.join(base, add.lstrip("/")))
+        if target != base and not target.startswith(base + "/"):
+            raise PyruncError("unable to create new parent process: "
+                              f"{add} is not a sub cgroup path")
+        return target
+
+    for ctrl, add in subs.items():
+        names = [n for n in paths if not ctrl or ctrl in n.split(",")
+                 or (n == "unified" and ctrl == "unified")]
+        if not names:
+            raise PyruncError("unable to create new parent process: "
+                              f"unknown controller {ctrl} in SubCgroupPaths")
+        for n in names:
+            out[n] = under(paths[n], add)
+    for n, target in out.items():
+        if target != paths[n] and not os.path.isdir(target):
+            raise PyruncError("unable to start container process: error adding pid to "
+                              f"cgroups: openat2 {target}/cgroup.procs: "
+                              "no such file or directory")
     return out

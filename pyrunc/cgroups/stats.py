@@ -43,10 +43,9 @@ def _limit(d: str, name: str) -> int:
     if v == "max":
         return MAX_U64
     try:
-        n = int(v)
+        return int(v)  # (as the kernel holds it: runc shows v1's 9223372036854771712)
     except ValueError:
         return 0
-    return MAX_U64 if n >= 9223372036854771712 else n
 
 
 def stats(paths: dict[str, str]) -> dict:
@@ -139,8 +138,7 @@ def _memory_stats(cg: Cgroup) -> dict:
     found = cg.find("memory")
     if not found:
         return {"usage": {"limit": 0, "failcnt": 0}, "swap": {"limit": 0, "failcnt": 0},
-                "kernel": {"limit": 0, "failcnt": 0}, "kernelTCP": {"limit": 0, "failcnt": 0},
-                "event_count": {}}
+                "kernel": {"limit": 0, "failcnt": 0}, "kernelTCP": {"limit": 0, "failcnt": 0}}
     d, version = found
     raw = _kv(d, "memory.stat")
     if version == 1:
@@ -150,10 +148,8 @@ def _memory_stats(cg: Cgroup) -> dict:
                           read_int(d, f"{prefix}.failcnt"),
                           _limit(d, f"{prefix}.limit_in_bytes"))
 
-        oom = _kv(d, "memory.oom_control")
         out = {"cache": raw.get("cache", 0), "usage": e("memory"), "swap": e("memory.memsw"),
-               "kernel": e("memory.kmem"), "kernelTCP": e("memory.kmem.tcp"), "raw": raw,
-               "event_count": {"oom_kill": oom.get("oom_kill", 0)}}
+               "kernel": e("memory.kmem"), "kernelTCP": e("memory.kmem.tcp"), "raw": raw}
     else:
         ev = _kv(d, "memory.events")
         current = read_int(d, "memory.current")
@@ -165,9 +161,7 @@ def _memory_stats(cg: Cgroup) -> dict:
                "usage": _entry(current, read_int(d, "memory.peak"), ev.get("max", 0), limit),
                "swap": _entry(current + swap_cur, 0, ev.get("max", 0), swap_limit),
                "kernel": {"limit": 0, "failcnt": 0}, "kernelTCP": {"limit": 0, "failcnt": 0},
-               "raw": raw,
-               "event_count": {k: ev.get(k, 0) for k in ("low", "high", "max", "oom",
-                                                          "oom_kill")}}
+               "raw": raw}
     if not out["cache"]:
         del out["cache"]
     return out

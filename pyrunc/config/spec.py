@@ -53,16 +53,17 @@ def default_spec(rootless: bool = False) -> dict:
                               "/proc/sysrq-trigger"],
         },
     }
-    if rootless:
+    if rootless:  # runc's ToRootless: a user namespace, no network one, /sys bound
         linux = spec["linux"]
-        linux["namespaces"] = [{"type": t} for t in ("pid", "ipc", "uts", "user", "mount",
-                                                      "cgroup")]
+        linux["namespaces"] = [n for n in linux["namespaces"]
+                               if n["type"] not in ("network", "user")] + [{"type": "user"}]
         linux["uidMappings"] = [{"containerID": 0, "hostID": os.getuid(), "size": 1}]
         linux["gidMappings"] = [{"containerID": 0, "hostID": os.getgid(), "size": 1}]
         del linux["resources"]
-        spec["mounts"] = [m for m in spec["mounts"] if m["type"] not in ("sysfs", "cgroup")]
-        spec["mounts"].append({"destination": "/sys", "type": "none", "source": "/sys",
-                               "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]})
+        spec["mounts"] = [m if m["destination"] != "/sys" else
+                          {"destination": "/sys", "type": "none", "source": "/sys",
+                           "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}
+                          for m in spec["mounts"]]
         for m in spec["mounts"]:
             if m["type"] == "devpts":
                 m["options"].remove("gid=5")
@@ -72,8 +73,9 @@ def default_spec(rootless: bool = False) -> dict:
 def write_spec(bundle: str, rootless: bool = False) -> None:
     """Write <bundle>/config.json; refuse to overwrite one."""
     path = os.path.join(bundle, "config.json")
-    if not os.path.isdir(bundle):
-        raise PyruncError(f"spec: bundle {bundle}: not a directory")
+    if not os.path.isdir(bundle):  # (runc's words: it chdirs there)
+        why = "not a directory" if os.path.exists(bundle) else "no such file or directory"
+        raise PyruncError(f"chdir {bundle}: {why}")
     if os.path.exists(path):
         raise PyruncError("File config.json exists. Remove it first")
     with open(path, "w") as f:

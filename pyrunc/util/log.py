@@ -1,7 +1,9 @@
 """runc-style logging: `--log FILE` (default stderr), `--log-format text|json`.
 
-JSON lines carry level, msg and time (RFC 3339), as containerd's shim and
-podman parse them."""
+Lines are logrus's, as runc writes them and containerd's shim and podman
+parse them: text `time="2006-01-02T15:04:05Z" level=debug msg="..."` (a
+value quoted only when it needs it), or JSON with the keys sorted and <, >, &
+escaped as Go's encoder does."""
 
 import sys
 
@@ -18,13 +20,31 @@ def configure(path: str | None, fmt: str, debug: bool) -> None:
     _target, _format, _debug = path, fmt, debug
 
 
-def _line(level: str, msg: str) -> str:
-    from ..state import now_rfc3339
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._/@^+")
 
-    t = now_rfc3339()
+
+def _now() -> str:
+    """RFC 3339 in seconds, local time (logrus's default timestamp)."""
+    import time
+
+    t = time.localtime()
+    off = t.tm_gmtoff or 0
+    sign = "-" if off < 0 else "+"
+    zone = f"{sign}{abs(off) // 3600:02d}:{abs(off) % 3600 // 60:02d}" if off else "Z"
+    return time.strftime("%Y-%m-%dT%H:%M:%S", t) + zone
+
+
+def _text_value(v: str) -> str:
+    return v if v and _PLAIN.issuperset(v) else fastjson.dumps(v)
+
+
+def _line(level: str, msg: str) -> str:
+    t = _now()
     if _format == "json":
-        return fastjson.dumps({"level": level, "msg": msg, "time": t}) + "\n"
-    return f"time=\"{t}\" level={level} msg={fastjson.dumps(msg)}\n"
+        line = fastjson.dumps({"level": level, "msg": msg, "time": t})
+        line = line.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        return line + "\n"
+    return f"time=\"{t}\" level={level} msg={_text_value(msg)}\n"
 
 
 def _write(level: str, msg: str) -> None:
@@ -56,3 +76,7 @@ def warning(msg: str) -> None:
 def debug(msg: str) -> None:
     if _debug:
         _write("debug", msg)
+
+
+def debug_enabled() -> bool:
+    return _debug

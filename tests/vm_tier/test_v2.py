@@ -109,7 +109,7 @@ def test_memory_limit_enforced(runtime, bundle):
     events = dict(line.split() for line in read(d, "memory.events").splitlines())
     assert int(events["oom_kill"]) >= 1
     stats = json.loads(runtime("events", "--stats", "ct-oom", check=True).out)["data"]
-    assert stats["memory"]["event_count"]["oom_kill"] >= 1
+    assert stats["memory"]["usage"]["failcnt"] >= 1
 
 
 def test_pids_limit_and_devices(runtime, bundle):

@@ -1,0 +1,1 @@
+"""The parity tier: pyrunc side by side with runc (see README.md)."""
