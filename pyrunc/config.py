@@ -15,6 +15,9 @@ RLIMITS = {
 }
 
 
+NUL_OK = ("annotations",)  # where "\u0000" is taken: what never reaches the kernel
+
+
 def read_json(path: str, source: str) -> dict:
     """Read a JSON object from a file, with one-line errors."""
     try:
@@ -28,8 +31,11 @@ def read_json(path: str, source: str) -> dict:
         raise PyruncError(f"{source}: cannot read {path}: {e.strerror}") from None
     try:
         doc = fastjson.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise PyruncError(f"{source}: not UTF-8 text") from None
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise PyruncError(f"{source}: not UTF-8 text (byte 0x{raw[e.start]:02x} at line {line} "
+                          f"column {col})") from None
     except ValueError as e:
         raise PyruncError(f"{source}: {e}") from None
     if not isinstance(doc, dict):
@@ -46,7 +52,9 @@ def load_bundle(bundle: str) -> tuple[dict, str, str]:
         raise PyruncError(f"bundle {bundle}: not a directory")
     bundle = os.path.abspath(bundle)
     config = read_json(os.path.join(bundle, "config.json"), "config.json")
-    from . import schema
+    from . import schema, textcheck
+
+    textcheck.check(config, "config.json", nul_ok=NUL_OK)
 
     schema.validate(config, "config", "config.json")
     check(config)

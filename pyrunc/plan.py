@@ -92,7 +92,7 @@ TIME_CLOCKS = {"monotonic": 1, "boottime": 7}
 
 
 def _cstr(s: str, where: str) -> bytes:
-    b = s.encode()
+    b = s.encode(errors="surrogateescape")  # (exec: argv bytes that are not UTF-8)
     if b"\0" in b:
         raise ConfigError(where, "contains a NUL byte")
     return b + b"\0"
