@@ -116,6 +116,18 @@ def pure_v2(paths: dict[str, str]) -> bool:
     return "unified" in paths and all(k == "unified" or k.startswith("name=") for k in paths)
 
 
+def missing(paths: dict[str, str]) -> list[str]:
+    """The directories that `create` would make now, deepest last."""
+    out: list[str] = []
+    for path in paths.values():
+        p, chain = path, []
+        while not os.path.isdir(p):
+            chain.append(p)
+            p = os.path.dirname(p)
+        out.extend(reversed(chain))
+    return out
+
+
 def create(paths: dict[str, str]) -> list[str]:
     """Make the directories; return those made, deepest last (for removal)."""
     made: list[str] = []

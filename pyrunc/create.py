@@ -220,7 +220,7 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
                              warn)
         if unit_started:
             stop_unit(unit[1])
-        cgroups.remove(made)
+        cgroups.remove(c.data.get("cgroup_made") or made)
         c.remove()
         raise
     c.unlock()
@@ -231,15 +231,24 @@ def _make_cgroups(c: Container, paths: dict, linux: dict) -> list[str]:
     """The container's cgroup directories that do not exist yet, with its limits."""
     from .resources import setup
 
-    made = cgroups.create(paths)
-    c.data["cgroup_made"] = made
-    try:
-        setup(paths, made, linux)
-    except BaseException:
-        cgroups.remove(made)
-        raise
-    c.data["resources"] = linux.get("resources") or {}
+    # recorded before they are made: a create killed or failing from here on
+    # leaves a record that `delete -f` (or the failing create) removes them by
+    planned = cgroups.missing(paths)
+    c.data["cgroup_made"] = planned
     c.save()
+    crash_point("cgroups-recorded")
+    try:
+        made = cgroups.create(paths)
+        crash_point("cgroups-mkdir")
+        trace.step("pyrunc: cgroup directories made")
+        setup(paths, made, linux)
+        c.data["cgroup_made"] = made
+        c.data["resources"] = linux.get("resources") or {}
+        c.save()
+    except BaseException:
+        cgroups.remove(planned)
+        c.data["cgroup_made"] = []
+        raise
     return made
 
 
