@@ -66,6 +66,9 @@ enum plan_record {
 	R_MOUNT_IDMAP = 75,   /* u32 flags (1: recursive bind, 2: ridmap), u32 nuid, u32 ngid,
 			       * (nuid + ngid) * (u32 containerID, hostID, size), str source,
 			       * str where: the next R_MOUNT is this idmapped tree */
+	/* LSMs (csrc/process.c, pyrunc/lsm.py): the exec attribute, before privileges drop */
+	R_APPARMOR = 76,      /* str profile: "exec PROFILE" to /proc/self/attr/apparmor/exec */
+	R_SELINUX = 77,       /* str label: to /proc/self/attr/exec */
 };
 
 /* Messages on the sync socket (one byte, then a payload). */

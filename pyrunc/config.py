@@ -108,6 +108,10 @@ def check(config: dict) -> None:
             raise ConfigError(f"$.mounts[{i}].destination", "contains a NUL byte")
         linux_attrs.check_mount_idmap(mount, f"$.mounts[{i}]")
     linux_attrs.check_linux(linux)
+    if linux.get("mountLabel"):
+        from . import lsm
+
+        lsm.check_linux(linux)
     if linux.get("netDevices"):
         from . import netdev
 
@@ -185,6 +189,10 @@ def check_process(process: dict, where: str) -> None:
     from .linux_attrs import check_process as check_linux_process
 
     check_linux_process(process, where)
+    if process.get("apparmorProfile") or process.get("selinuxLabel"):
+        from . import lsm
+
+        lsm.check_process(process, where)
 
 
 def check_namespaces(linux: dict) -> dict[str, dict]:
