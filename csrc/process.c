@@ -184,9 +184,10 @@ static int write_attr(const char *path, const char *value)
 }
 
 /* process.apparmorProfile and selinuxLabel: the exec attribute, which takes
- * effect at execve (and is inherited by exec's clone). Written while still
- * privileged, as runc does. */
-static void apply_lsm(const struct plan *p)
+ * effect at execve and is inherited by a clone. Written while still
+ * privileged, as runc does; exec's helper writes it before it joins the
+ * container's namespaces (their /proc has no /proc/self for it). */
+void apply_lsm(const struct plan *p)
 {
 	for (size_t i = 0; i < p->nrec; i++) {
 		const struct record *r = &p->rec[i];
@@ -223,7 +224,8 @@ void apply_process(const struct plan *p, const char **path_out)
 	int was_root = geteuid() == 0;
 
 	apply_sched_attrs(p); /* before capabilities and the user change */
-	apply_lsm(p);
+	if (!plan_has(p, R_EXEC))
+		apply_lsm(p);
 	for (size_t i = 0; i < p->nrec; i++) {
 		const struct record *r = &p->rec[i];
 		struct cursor c = cursor_of(r);
