@@ -318,3 +318,14 @@ def test_deeply_nested_state_json(runtime, bundle, depth):
     with open(state, "w") as f:
         f.write(good)  # (the init still waits: let delete find it)
     runtime("delete", "-f", "ct-deep", check=True)
+
+
+def test_exec_argv_bytes_that_are_not_utf8(runtime, bundle):
+    """A command line is bytes, not JSON: bytes that are not UTF-8 in exec's
+    arguments and -e reach the process unchanged (as with runc), no traceback."""
+    bundle.set_args("sleep", "1000")
+    runtime("run", "-d", "-b", str(bundle), "ct-argv", check=True)
+    p = runtime("exec", "-e", b"X=\xff\xc0\x80", "ct-argv", "sh", "-c",
+                'printf "%s|%s" "$1" "$X"', "sh", b"a\xffb")
+    assert p.returncode == 0, p.err
+    assert p.stdout == b"a\xffb|\xff\xc0\x80"
