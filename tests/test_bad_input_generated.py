@@ -329,3 +329,20 @@ def test_exec_argv_bytes_that_are_not_utf8(runtime, bundle):
                 'printf "%s|%s" "$1" "$X"', "sh", b"a\xffb")
     assert p.returncode == 0, p.err
     assert p.stdout == b"a\xffb|\xff\xc0\x80"
+
+
+@pytest.mark.parametrize("text,where", [
+    ('{"cpu": {"cpus": "\\ud800"}}', "$.cpu.cpus: contains a lone UTF-16 surrogate"),
+    ('{"unified": {"a\\u0000": "1"}}', '$.unified["a\\u0000"]: the key contains a NUL'),
+    ('{"cpu": {"cpus": ' + "[" * 5000 + "]" * 5000 + "}}", "nested too deeply"),
+])
+def test_update_resources_text_and_nesting(runtime, bundle, tmp_path, text, where):
+    bundle.set_args("sleep", "1000")
+    runtime("run", "-d", "-b", str(bundle), "ct-upd", check=True)
+    f = tmp_path / "resources.json"
+    f.write_text(text)
+    p = runtime("update", "--resources", str(f), "ct-upd")
+    assert p.returncode == 1 and p.err.count("\n") == 1, p.err[-2000:]
+    assert p.err.startswith(f"pyrunc: update: --resources {f}: ") and where in p.err, p.err
+    p = runtime("update", "--cpuset-cpus", b"0\xff", "ct-upd")
+    assert p.returncode == 1 and "--cpuset-cpus" in p.err and p.err.count("\n") == 1, p.err
