@@ -52,6 +52,29 @@ def cgroups_named(cid: str) -> list[str]:
     return out
 
 
+def test_create_killed_at_random_times(runtime, bundle):
+    """SIGKILL from outside at 24 moments spread over a create (as a caller's
+    timeout would): each time, `delete -f` leaves no state, cgroup or process
+    (the fixture checks processes), and the id works again."""
+    bundle.set_args(*SLEEPER)
+    t0 = time.monotonic()
+    runtime("create", "-b", str(bundle), "ct-rkill", check=True)
+    took = time.monotonic() - t0
+    runtime("delete", "-f", "ct-rkill", check=True)
+    for i in range(24):
+        p = subprocess.Popen([*runtime.cmd, "--root", runtime.root, "create", "-b",
+                              str(bundle), "ct-rkill"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        time.sleep(took * i / 24)
+        p.kill()
+        p.wait()
+        runtime("delete", "-f", "ct-rkill", check=True)
+        assert not os.path.exists(os.path.join(runtime.root, "ct-rkill")), i
+        assert cgroups_named("ct-rkill") == [], i
+    runtime("create", "-b", str(bundle), "ct-rkill", check=True)
+    runtime("delete", "-f", "ct-rkill", check=True)
+
+
 @pytest.fixture
 def small_root(tmp_path, runtime):
     """A --root on a 1 MiB tmpfs (a Runtime for it), and a way to fill it up."""
