@@ -219,6 +219,8 @@ def remove(made: list[str], timeout: float = 5.0) -> None:
                     continue
                 if e.errno in (16, 39):  # still busy, or has children not ours
                     break
+                if not os.path.isdir(d):  # never made (a name too long, ...)
+                    break
                 raise PyruncError(f"removing cgroup {d}: {e.strerror}") from None
 
 
