@@ -330,6 +330,7 @@ static void __attribute__((noreturn)) exec_helper(const struct plan *p, uint64_t
 	const char *path = NULL;
 	int early = plan_has(p, R_SECCOMP_EARLY);
 	sync_fd = chan; /* errors go to stage 1 from now on */
+	apply_lsm(p); /* (inherited by the clone below) */
 	join_namespaces(p);
 	if (flags & CLONE_NEWTIME) {
 		if (unshare(CLONE_NEWTIME) < 0)

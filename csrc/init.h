@@ -60,6 +60,7 @@ void take_terminal(void);
 
 /* process.c */
 void apply_process(const struct plan *p, const char **path_out);
+void apply_lsm(const struct plan *p);
 void exec_process(const struct plan *p, const char *path, int fifo_fd);
 void load_filter_now(const struct plan *p);
 void close_extra_fds(const struct plan *p, int a, int b);

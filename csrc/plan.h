@@ -84,6 +84,10 @@ enum plan_record {
 	R_TRACE = 60,         /* - : report each setup step (MSG_TRACE) */
 	R_DEBUG = 90,         /* u32 rw, str tools root ("": the host's), str mnt ns, str user ns,
 	                         u32 pty slave fd (0xffffffff: none) */
+
+	/* LSMs (csrc/process.c, pyrunc/linux/lsm.py): the exec attribute, before privileges drop */
+	R_APPARMOR = 78,      /* str profile: "exec PROFILE" to /proc/self/attr/apparmor/exec */
+	R_SELINUX = 79,       /* str label: to /proc/self/attr/exec */
 };
 
 /* Messages on the sync socket (one byte, then a payload). */

@@ -171,6 +171,48 @@ static const char *find_program(const char *name, char **envp)
 	     name);
 }
 
+/* Write `value` to an attribute of this task's LSM; 0 or an errno. */
+static int write_attr(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	ssize_t n = write(fd, value, strlen(value));
+	int err = n < 0 ? errno : (size_t)n != strlen(value) ? EIO : 0;
+	close(fd);
+	return err;
+}
+
+/* process.apparmorProfile and selinuxLabel: the exec attribute, which takes
+ * effect at execve and is inherited by a clone. Written while still
+ * privileged, as runc does; exec's helper writes it before it joins the
+ * container's namespaces (their /proc has no /proc/self for it). */
+void apply_lsm(const struct plan *p)
+{
+	for (size_t i = 0; i < p->nrec; i++) {
+		const struct record *r = &p->rec[i];
+		struct cursor c = cursor_of(r);
+		if (r->type == R_APPARMOR) {
+			const char *profile = cur_str(&c);
+			char value[4096];
+			if (snprintf(value, sizeof(value), "exec %s", profile) >= (int)sizeof(value))
+				fail("$.process.apparmorProfile: too long");
+			int err = write_attr("/proc/self/attr/apparmor/exec", value);
+			if (err == ENOENT)  /* before Linux 5.8 */
+				err = write_attr("/proc/self/attr/exec", value);
+			if (err)
+				fail_errno(err, "$.process.apparmorProfile: applying apparmor profile "
+					   "\"%s\"", profile);
+		} else if (r->type == R_SELINUX) {
+			const char *label = cur_str(&c);
+			int err = write_attr("/proc/self/attr/exec", label);
+			if (err)
+				fail_errno(err, "$.process.selinuxLabel: setting selinux label \"%s\"",
+					   label);
+		}
+	}
+}
+
 void apply_process(const struct plan *p, const char **path_out)
 {
 	const char *cwd = "/";
@@ -182,6 +224,8 @@ void apply_process(const struct plan *p, const char **path_out)
 	int was_root = geteuid() == 0;
 
 	apply_sched_attrs(p); /* before capabilities and the user change */
+	if (!plan_has(p, R_EXEC))
+		apply_lsm(p);
 	for (size_t i = 0; i < p->nrec; i++) {
 		const struct record *r = &p->rec[i];
 		struct cursor c = cursor_of(r);

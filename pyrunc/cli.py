@@ -584,6 +584,9 @@ def update_request(flags: dict, stdin) -> dict:
         if not isinstance(req, dict):
             raise PyruncError(f"update: --resources {src}: not a JSON object "
                               "(a linux.resources document)")
+        from .config import textcheck
+
+        textcheck.check(req, f"update: --resources {src}")
         return req
     for name in ("l3-cache-schema", "mem-bw-schema"):
         if flags.get(name):
@@ -603,6 +606,8 @@ def update_request(flags: dict, stdin) -> dict:
             req["cpu"][key] = v
     for flag, key in (("cpuset-cpus", "cpus"), ("cpuset-mems", "mems")):
         if flags.get(flag):
+            if not flags[flag].isascii():  # (argv bytes that are not even UTF-8)
+                raise PyruncError(f"update: --{flag} {flags[flag]!a}: not a list of numbers")
             req["cpu"][key] = flags[flag]
     v = _int_flag(flags, "pids-limit")
     if v is not None:

@@ -29,8 +29,8 @@ def crash_point(step: str) -> None:
         os.kill(os.getpid(), 9)
 
 
-CREATE_STEPS = ("claimed", "state-saved", "cgroups-made", "init-spawned", "cgroups-joined",
-                "pid-known", "ready", "created-saved")
+CREATE_STEPS = ("claimed", "state-saved", "cgroups-recorded", "cgroups-mkdir", "cgroups-made",
+                "init-spawned", "cgroups-joined", "pid-known", "ready", "created-saved")
 
 
 DELETE_STEPS = ("delete-locked", "delete-killed", "delete-cgroups-removed")

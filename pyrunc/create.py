@@ -203,7 +203,10 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, cg: man
             # a failed create hook: stop, destroy, then poststop (runtime.md steps 12-13)
             hooks.warn_hooks(all_hooks, "poststop", {**c.oci_state(), "status": "stopped"},
                              warn)
-        cg.remove()  # (systemd: the unit stopped first, if started)
+        # what it made, or had recorded it was about to make (systemd: the unit
+        # stopped first, if started)
+        cg.made = cg.made or c.data.get("cgroup_made") or []
+        cg.remove()
         c.remove()
         raise
     c.unlock()
@@ -212,7 +215,13 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, cg: man
 
 def _make_cgroups(c: Container, cg: manager.Manager, linux: dict) -> None:
     """The container's cgroup directories that do not exist yet, with its limits."""
-    c.data["cgroup_made"] = cg.create(linux)
+    # recorded before they are made: a create killed or failing from here on
+    # leaves a record by which `delete -f` (or the failing create) removes them
+    c.data["cgroup_made"] = cg.planned()
+    c.save()
+    crash_point("cgroups-recorded")
+    c.data["cgroup_made"] = cg.create(linux, after_mkdir=lambda: crash_point("cgroups-mkdir"))
+    trace.step("pyrunc: cgroup directories made")
     c.data["resources"] = linux.get("resources") or {}
     c.save()
 

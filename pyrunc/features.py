@@ -23,10 +23,9 @@ def features() -> dict:
             "cgroup": {"v1": True, "v2": True, "systemd": True, "systemdUser": False,
                        "rdma": True},
             "seccomp": seccomp.features(),
-            # Profiles and labels are accepted and, as runc does on a host
-            # without AppArmor or SELinux, not applied: not supported.
-            "apparmor": {"enabled": False},
-            "selinux": {"enabled": False},
+            # (the runtime's support, whatever the host has: see lsm.py)
+            "apparmor": {"enabled": True},
+            "selinux": {"enabled": True},
             "intelRdt": {"enabled": False},
             "memoryPolicy": {"modes": list(MPOL_MODES), "flags": list(MPOL_FLAGS)},
             "mountExtensions": {"idmap": {"enabled": True}},

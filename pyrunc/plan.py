@@ -14,6 +14,7 @@ from .linux.attrs import (  # noqa: F401  (record numbers: csrc/plan.h)
     R_SCHEDULER,
 )
 from .linux.capabilities import CAP_SETS, cap_mask
+from .linux.lsm import R_APPARMOR, R_SELINUX  # noqa: F401  (record numbers: csrc/plan.h)
 from .linux.mounts import (
     MS_BIND,
     MS_NODEV,
@@ -95,7 +96,7 @@ TIME_CLOCKS = {"monotonic": 1, "boottime": 7}
 
 
 def _cstr(s: str, where: str) -> bytes:
-    b = s.encode()
+    b = s.encode(errors="surrogateescape")  # (exec: argv bytes that are not UTF-8)
     if b"\0" in b:
         raise ConfigError(where, "contains a NUL byte")
     return b + b"\0"
@@ -163,6 +164,10 @@ def _process_records(plan: Plan, process: dict, where: str, preserve_fds: int,
     from .linux import attrs as linux_attrs
 
     linux_attrs.process_records(plan, process, affinity=exec_affinity)
+    if process.get("apparmorProfile") or process.get("selinuxLabel"):
+        from .linux import lsm
+
+        lsm.process_records(plan, process)
 
 
 def with_home(env: list[str], rootfs: str, uid: int) -> list[str]:
@@ -249,6 +254,10 @@ def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = Fal
         fstype = m.get("type", "")
         flags_, prop, data = parse_options(m.get("options", []), where)
         bind = bool(flags_ & MS_BIND) or fstype == "bind"
+        if linux.get("mountLabel"):
+            from .linux.lsm import mount_data
+
+            data = mount_data(data, fstype, bind, linux["mountLabel"])
         src = m.get("source", "")
         if bind and src and not src.startswith("/"):
             src = os.path.join(bundle, src)
@@ -376,8 +385,9 @@ def build_exec(process: dict, init_pid: int, namespaces: list[str], rootfs: str,
 
         add_records(plan, container.data["seccomp"], "$.linux.seccomp", exec_state(container),
                     container.data.get("bundle", ""))
-        if early_load_safe(container.data["seccomp"]):
-            plan.add(R_SECCOMP_EARLY)
+        if early_load_safe(container.data["seccomp"]) and not (
+                process.get("apparmorProfile") or process.get("selinuxLabel")):
+            plan.add(R_SECCOMP_EARLY)  # (an LSM attribute is written after it: not early)
     return plan.bytes()
 
 

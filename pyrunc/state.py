@@ -107,16 +107,26 @@ class Container:
                 os.mkdir(c.dir, 0o711)
         except FileExistsError:
             raise PyruncError(f"container with given ID already exists: \"{cid}\"") from None
+        except OSError as e:
+            raise PyruncError(f"creating {c.dir}: {e.strerror}") from None
         c._creating = True
         c.lock()
         return c
 
     def save(self) -> None:
         """Write state.json atomically."""
+        path = os.path.join(self.dir, STATE_FILE)
         tmp = os.path.join(self.dir, f".{STATE_FILE}.{os.getpid()}")
-        with open(tmp, "w") as f:
-            f.write(fastjson.dumps(self.data))
-        os.rename(tmp, os.path.join(self.dir, STATE_FILE))
+        try:
+            with open(tmp, "w") as f:
+                f.write(fastjson.dumps(self.data))
+            os.rename(tmp, path)
+        except OSError as e:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise PyruncError(f"writing {path}: {e.strerror}") from None
 
     def lock(self) -> None:
         """Take the container's exclusive lock (released when the process exits)."""

@@ -354,3 +354,19 @@ def test_bad_resources_errors_name_the_field(runtime, bundle):
     bundle.set_args("sh", "-c", "x=$(head -c 4000000 /dev/zero | tr '\\0' a); echo big")
     p = runtime("run", "-b", str(bundle), "ct-bad4")
     assert p.returncode != 0 and "big" not in p.out
+
+
+def test_memory_failcnt_counts_limit_hits(runtime, bundle):
+    """Issue 20: after an 8 MiB limit was hit, `events --stats` reports the
+    kernel's memory.failcnt (runc 1.1.5 does the same on v1; on v2 pyrunc
+    reports memory.events max, where runc reports 0: tests/vm_tier)."""
+    start_detached(runtime, bundle, "ct-fail", "sleep", "1000",
+                   resources={"memory": {"limit": 8 * MiB}})
+    hog = runtime("exec", "ct-fail", "sh", "-c",
+                  "x=$(head -c 20000000 /dev/zero | tr '\\0' a); echo survived")
+    assert hog.returncode == 137 and "survived" not in hog.out
+    mem = json.loads(runtime("events", "--stats", "ct-fail", check=True).out)["data"]["memory"]
+    failcnt = int(read(ctrl(runtime, "ct-fail", "memory"), "memory.failcnt"))
+    assert failcnt > 0
+    assert mem["usage"]["failcnt"] == failcnt
+    assert mem["usage"]["max"] == 8 * MiB

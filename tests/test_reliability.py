@@ -2,12 +2,13 @@
 
 import concurrent.futures
 import os
+import re
 import resource
 import subprocess
 import time
 
 import pytest
-from helpers import reap_children
+from helpers import Runtime, reap_children
 
 from pyrunc.container import CREATE_STEPS, DELETE_STEPS
 
@@ -32,6 +33,116 @@ def test_create_killed_at_each_step(runtime, bundle, step):
         assert status == "stopped", (step, status)
     runtime("delete", "--force", "ct-crash", check=True)
     assert not os.path.exists(os.path.join(runtime.root, "ct-crash"))
+    assert cgroups_named("ct-crash") == [], step
+    # and the id is free again
+    runtime("create", "-b", str(bundle), "ct-crash", check=True)
+    runtime("delete", "--force", "ct-crash", check=True)
+    assert cgroups_named("ct-crash") == []
+
+
+def cgroups_named(cid: str) -> list[str]:
+    """Cgroup directories named after the container, under this test run's own
+    cgroup in every hierarchy (other test runs may use the same ids)."""
+    from pyrunc import cgroups
+
+    out = []
+    for path in cgroups.directories(".").values():
+        for dirpath, dirnames, _ in os.walk(path):
+            out += [os.path.join(dirpath, d) for d in dirnames if d == cid]
+    return out
+
+
+def test_create_killed_at_random_times(runtime, bundle):
+    """SIGKILL from outside at 24 moments spread over a create (as a caller's
+    timeout would): each time, `delete -f` leaves no state, cgroup or process
+    (the fixture checks processes), and the id works again."""
+    bundle.set_args(*SLEEPER)
+    t0 = time.monotonic()
+    runtime("create", "-b", str(bundle), "ct-rkill", check=True)
+    took = time.monotonic() - t0
+    runtime("delete", "-f", "ct-rkill", check=True)
+    for i in range(24):
+        p = subprocess.Popen([*runtime.cmd, "--root", runtime.root, "create", "-b",
+                              str(bundle), "ct-rkill"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        time.sleep(took * i / 24)
+        p.kill()
+        p.wait()
+        runtime("delete", "-f", "ct-rkill", check=True)
+        assert not os.path.exists(os.path.join(runtime.root, "ct-rkill")), i
+        assert cgroups_named("ct-rkill") == [], i
+    runtime("create", "-b", str(bundle), "ct-rkill", check=True)
+    runtime("delete", "-f", "ct-rkill", check=True)
+
+
+@pytest.fixture
+def small_root(tmp_path, runtime):
+    """A --root on a 1 MiB tmpfs (a Runtime for it), and a way to fill it up."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0711", "pyrunc-full",
+                    str(mnt)], check=True)
+    rt = Runtime(runtime.cmd, str(mnt / "root"))
+    yield rt
+    try:
+        rt.cleanup()
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
+def fill(path: str, free_pages: int) -> None:
+    """Fill the filesystem at `path`, then free `free_pages` pages of it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        while True:
+            try:
+                os.write(fd, b"\0" * 4096)
+            except OSError:
+                break
+        os.ftruncate(fd, max(0, os.fstat(fd).st_size - free_pages * 4096))
+    finally:
+        os.close(fd)
+
+
+def test_create_on_a_full_root(small_root, bundle, tmp_path):
+    """A --root that runs out of space at each of create's state writes: one
+    line naming the file, nothing left behind (state, cgroups, processes);
+    `delete -f` then has nothing to do, and with space the id works. The state
+    grows by ~10 KiB once the limits are recorded (150 device rules), so that
+    some runs fail after the cgroups and the init exist."""
+    rt = small_root
+    bundle.set_args(*SLEEPER)
+    bundle.config["linux"].setdefault("resources", {})["devices"] = [
+        {"allow": False, "access": "rwm"}, *({"allow": True, "type": "c", "major": 200, "minor": m,
+                             "access": "rwm"} for m in range(150))]
+    bundle.write()
+    os.makedirs(rt.root)
+    filler = os.path.join(os.path.dirname(rt.root), "filler")
+    stages = set()
+    for free in range(12):
+        fill(filler, free)
+        trace = tmp_path / f"trace-{free}"
+        p = rt("create", "-b", str(bundle), "ct-full",
+               env={**os.environ, "PYRUNC_TRACE": str(trace)})
+        if p.returncode == 0:
+            rt("delete", "-f", "ct-full", check=True)
+            break
+        assert p.returncode == 1 and p.err.count("\n") == 1, p.err
+        assert re.fullmatch(r"pyrunc: (writing|creating) \S*/ct-full(/state\.json)?: "
+                            r"No space left on device\n", p.err), p.err
+        steps = trace.read_text()
+        stages.add("init" if "stage 1:" in steps else
+                   "cgroups" if "cgroup directories made" in steps else "early")
+        assert os.listdir(rt.root) == [], free
+        assert cgroups_named("ct-full") == [], (free, steps)
+        assert rt("delete", "-f", "ct-full").returncode == 0
+        os.unlink(filler)
+        rt("create", "-b", str(bundle), "ct-full", check=True)
+        rt("delete", "-f", "ct-full", check=True)
+        assert cgroups_named("ct-full") == []
+    else:
+        raise AssertionError("12 free pages were not enough")
+    assert stages == {"early", "cgroups", "init"}, stages
 
 
 @pytest.mark.parametrize("step", DELETE_STEPS)

@@ -117,6 +117,18 @@ def pure_v2(paths: dict[str, str]) -> bool:
     return "unified" in paths and all(k == "unified" or k.startswith("name=") for k in paths)
 
 
+def missing(paths: dict[str, str]) -> list[str]:
+    """The directories that `create` would make now, deepest last."""
+    out: list[str] = []
+    for path in paths.values():
+        p, chain = path, []
+        while not os.path.isdir(p):
+            chain.append(p)
+            p = os.path.dirname(p)
+        out.extend(reversed(chain))
+    return out
+
+
 def create(paths: dict[str, str]) -> list[str]:
     """Make the directories; return those made, deepest last (for removal)."""
     made: list[str] = []
@@ -207,6 +219,8 @@ def remove(made: list[str], timeout: float = 5.0) -> None:
                     time.sleep(0.005)
                     continue
                 if e.errno in (16, 39):  # still busy, or has children not ours
+                    break
+                if not os.path.isdir(d):  # never made (a name too long, ...)
                     break
                 raise PyruncError(f"removing cgroup {d}: {e.strerror}") from None
 

@@ -17,6 +17,8 @@ only mode); DELEGATED (a subtree delegated to an unprivileged user) and NONE
 (no cgroup at all) are for rootless containers, where a failure to make or
 limit the cgroup is not fatal."""
 
+from _collections_abc import Callable
+
 FULL, DELEGATED, NONE = "full", "delegated", "none"
 
 
@@ -41,7 +43,13 @@ class Manager:
 
         return self_join(self.paths, joins_cgroupns)
 
-    def create(self, linux: dict) -> list[str]:
+    def planned(self) -> list[str]:
+        """The directories `create` would make now (to record before making them)."""
+        from .host import missing
+
+        return missing(self.paths)
+
+    def create(self, linux: dict, after_mkdir: "Callable[[], None] | None" = None) -> list[str]:
         """Make the directories that do not exist yet and write the limits of
         `linux` (all but pids.max: `apply_pids`), before the init joins;
         return the directories made. On failure, nothing is left."""
@@ -50,6 +58,8 @@ class Manager:
 
         made = host.create(self.paths)
         try:
+            if after_mkdir is not None:
+                after_mkdir()
             setup(self.paths, made, linux)
         except BaseException:
             host.remove(made)

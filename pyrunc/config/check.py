@@ -302,10 +302,15 @@ def check_bundle(bundle: str) -> list[Finding]:
 
 def check_config(c: Checker, config: dict, bundle: str) -> None:
     """The checks of a parsed config.json of a bundle."""
-    from . import schema
+    from . import schema, textcheck
+    from .load import NUL_OK
 
-    for path, reason in schema.errors(config, "config"):
+    text = textcheck.findings(config, NUL_OK)
+    for path, reason in text:
         c.error(path, reason)
+    if not text:  # (the schema's walk is recursive: not past a nesting error)
+        for path, reason in schema.errors(config, "config"):
+            c.error(path, reason)
     schema_ok = not c.has_errors
     _guard(c, schema_ok, "semantic", _semantic, config)
     rootfs = _guard(c, schema_ok, "root", _root, config, bundle)

@@ -31,7 +31,9 @@ def exec_process_spec(root: str, cid: str, flags: dict, args: list[str]) -> dict
         if args:
             raise PyruncError("--process and a command line cannot be used together")
         process = read_json(flags["process"], "process.json")
-        from . import schema
+        from . import schema, textcheck
+
+        textcheck.check(process, "process.json")
 
         schema.validate(process, "process", "process.json")
         check_process(process, "$")

@@ -16,6 +16,9 @@ RLIMITS = {
 }
 
 
+NUL_OK = ("annotations",)  # where "\u0000" is taken: what never reaches the kernel
+
+
 def read_json(path: str, source: str) -> dict:
     """Read a JSON object from a file, with one-line errors."""
     try:
@@ -29,8 +32,11 @@ def read_json(path: str, source: str) -> dict:
         raise PyruncError(f"{source}: cannot read {path}: {e.strerror}") from None
     try:
         doc = fastjson.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise PyruncError(f"{source}: not UTF-8 text") from None
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise PyruncError(f"{source}: not UTF-8 text (byte 0x{raw[e.start]:02x} at line {line} "
+                          f"column {col})") from None
     except ValueError as e:
         raise PyruncError(f"{source}: {e}") from None
     if not isinstance(doc, dict):
@@ -47,7 +53,9 @@ def load_bundle(bundle: str) -> tuple[dict, str, str]:
         raise PyruncError(f"bundle {bundle}: not a directory")
     bundle = os.path.abspath(bundle)
     config = read_json(os.path.join(bundle, "config.json"), "config.json")
-    from . import schema
+    from . import schema, textcheck
+
+    textcheck.check(config, "config.json", nul_ok=NUL_OK)
 
     schema.validate(config, "config", "config.json")
     check(config)
@@ -100,6 +108,10 @@ def check(config: dict) -> None:
             raise ConfigError(f"$.mounts[{i}].destination", "contains a NUL byte")
         linux_attrs.check_mount_idmap(mount, f"$.mounts[{i}]")
     linux_attrs.check_linux(linux)
+    if linux.get("mountLabel"):
+        from ..linux import lsm
+
+        lsm.check_linux(linux)
     if linux.get("netDevices"):
         from ..linux import netdev
 
@@ -175,6 +187,10 @@ def check_process(process: dict, where: str) -> None:
     from ..linux.attrs import check_process as check_linux_process
 
     check_linux_process(process, where)
+    if process.get("apparmorProfile") or process.get("selinuxLabel"):
+        from ..linux import lsm
+
+        lsm.check_process(process, where)
 
 
 # linux.sysctl: runc's validator. Only namespaced sysctls, each with a namespace

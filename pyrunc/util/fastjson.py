@@ -51,6 +51,8 @@ def _loads(text: str) -> object:
     idx = len(text) - len(text.lstrip(_WS))
     try:
         obj, end = _scan(text, idx)
+    except RecursionError:  # (the C scanner recurses: ~1000 levels)
+        raise JSONError("invalid JSON: nested too deeply") from None
     except StopIteration as e:
         raise JSONError(f"invalid JSON at {_line_col(text, e.value)}") from None
     except ValueError as e:  # JSONDecodeError from inside the scanner

@@ -179,6 +179,24 @@ def test_valid_plan_runs():
     assert status >= 0 and not reply.startswith(b"E"), (status, reply)
 
 
+def test_text_edge_cases_in_plan_strings():
+    """Issue 20: strings are bytes to the init. Bytes that are not UTF-8 (an
+    overlong NUL, a lone surrogate's encoding) in an argument are passed on;
+    an overlong cwd is refused; an overlong LSM profile too; no crash."""
+    odd = b"\xc0\x80\xed\xa0\x80"
+    plan = P.Plan()
+    plan.add(P.R_ARGS, _cstrs("/bin/true") + odd + b"\0")
+    plan.add(P.R_ENV, b"PATH=/bin\0X=" + odd + b"\0")
+    plan.add(P.R_CWD, _cstrs("/"))
+    plan.add(P.R_USER, struct.pack("<IIII", 0, 0, 0o22, 0))
+    plan.add(P.R_EXEC)
+    status, reply = run_init(plan.bytes())
+    assert status >= 0 and not reply.startswith(b"E"), (status, reply)
+    for rtype in (P.R_CWD, P.R_APPARMOR):
+        status, reply = run_init(BASE + _record(rtype, b"/" + b"a" * 100_000 + b"\0"))
+        _refused(status, reply, f"overlong record {rtype}")
+
+
 def test_unknown_record_type():
     """An unknown record type in an otherwise valid plan: documented, not
     judged (pyrunc-init skips records it does not use); it must not crash."""
