@@ -43,7 +43,7 @@ def test_create_killed_at_each_step(runtime, bundle, step):
 def cgroups_named(cid: str) -> list[str]:
     """Cgroup directories named after the container, under this test run's own
     cgroup in every hierarchy (other test runs may use the same ids)."""
-    from pyrunc import cgroups
+    from pyrunc.cgroups import host as cgroups
 
     out = []
     for path in cgroups.directories(".").values():
