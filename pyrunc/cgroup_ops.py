@@ -500,7 +500,12 @@ def _active(c, what: str) -> dict:
 
 def ps_pids(root: str, cid: str) -> list[int]:
     c = _load(root, cid, lock=False)
-    return all_pids(_active(c, "ps"))
+    paths = _active(c, "ps")
+    if not paths and c.data.get("rootless"):  # no cgroup: the init's pid namespace
+        from .rootless import container_pids
+
+        return container_pids(c.pid)
+    return all_pids(paths)
 
 
 def container_stats(root: str, cid: str) -> dict:

@@ -24,12 +24,13 @@ commands:
   ps        processes of a container      check     lint a bundle without running it
 
 global options:
-  --root DIR          state directory (default /run/pyrunc)
+  --root DIR          state directory (default /run/pyrunc; $XDG_RUNTIME_DIR/pyrunc rootless)
   --log FILE          log file (default stderr)
   --log-format FMT    text or json
   --debug             debug logging
   --trace             print a timeline of the setup steps (also PYRUNC_TRACE=FILE)
   --systemd-cgroup    make the cgroup a systemd scope (cgroupsPath slice:prefix:name)
+  --rootless MODE     true, false or auto (default: rootless when not root)
   --version, -v       print the version
   --help, -h          show this help
 """
@@ -194,10 +195,15 @@ def _main(args: list[str]) -> int:
     if gflags.get("help") or not rest:
         sys.stdout.write(USAGE)
         return 0 if gflags.get("help") else 1
-    root = gflags.get("root") or DEFAULT_ROOT
     cmd, cargs = rest[0], rest[1:]
     if cmd not in COMMANDS:
         raise PyruncError(f"no such command \"{cmd}\"")
+    root = gflags.get("root") or DEFAULT_ROOT
+    if not gflags.get("root") and cmd not in ("spec", "features", "check") and (
+            os.geteuid() != 0 or "XDG_RUNTIME_DIR" in os.environ):
+        from .rootless import default_root
+
+        root = default_root(DEFAULT_ROOT)
     if "-h" in cargs or "--help" in cargs:
         what = "[bundle]" if cmd == "check" else "<container-id>" if ARGS[cmd] else ""
         sys.stdout.write(f"usage: pyrunc {cmd} [options] {what}"
@@ -206,6 +212,10 @@ def _main(args: list[str]) -> int:
     flags, pos = parse_flags(cargs, COMMANDS[cmd], cmd,
                              stop_at_positional=cmd in STOP_AT_POSITIONAL)
     flags["systemd-cgroup"] = bool(gflags.get("systemd-cgroup"))
+    flags["rootless-mode"] = gflags.get("rootless", "auto")
+    if flags["rootless-mode"] not in ("auto", "true", "false"):
+        raise PyruncError(f"invalid --rootless value \"{flags['rootless-mode']}\" "
+                          "(true, false or auto)")
     want = ARGS[cmd]
     lo, hi = want if isinstance(want, tuple) else (want, want)
     if not lo <= len(pos) <= hi:
@@ -280,6 +290,7 @@ def _create_args(flags: dict) -> dict:
         "preserve_fds": max(preserve, listen),
         "listen_fds": listen,
         "systemd_cgroup": flags["systemd-cgroup"],
+        "rootless": flags["rootless-mode"],
     }
 
 
@@ -313,14 +324,27 @@ def cmd_list(root: str, flags: dict, pos: list[str]) -> int:
         _print_json(states)
     elif fmt == "table":
         rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
-        rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], "root")
-                 for s in states]
+        rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"],
+                  _owner(os.path.join(root, s["id"]))) for s in states]
         widths = [max(len(r[i]) for r in rows) for i in range(6)]
         for r in rows:
             print("   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
     else:
         raise PyruncError(f"invalid --format \"{fmt}\" (table or json)")
     return 0
+
+
+def _owner(path: str) -> str:
+    """The user name of the owner of a container's state directory (as runc)."""
+    import pwd
+
+    try:
+        uid = os.stat(path).st_uid
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"#{uid}"
+    except OSError:
+        return ""
 
 
 def cmd_spec(root: str, flags: dict, pos: list[str]) -> int:

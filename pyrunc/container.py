@@ -168,7 +168,18 @@ def _signal_init(c: Container, signum: int) -> None:
 
 
 def signal_cgroup(c: Container, signum: int) -> None:
-    """Every process in the cgroup (freeze, signal, thaw; cgroup.kill for SIGKILL)."""
+    """Every process in the cgroup (freeze, signal, thaw; cgroup.kill for SIGKILL);
+    a rootless container without a cgroup: every process of its init's pid
+    namespace (or its descendants)."""
+    if not c.data.get("cgroup") and c.data.get("rootless"):
+        from .rootless import container_pids
+
+        for pid in container_pids(c.pid) if c.init_alive() else []:
+            try:
+                os.kill(pid, signum)
+            except (ProcessLookupError, PermissionError):
+                pass
+        return
     from .cgroup_ops import signal_all
 
     signal_all(c.data.get("cgroup", {}), signum)
@@ -212,7 +223,8 @@ def delete(root: str, cid: str, force: bool = False) -> None:
             _signal_init(c, 9)
         from . import cgroups  # (here: `state` and `kill` need not load it)
 
-        if cgroups.procs(c.data.get("cgroup", {})):  # (else nothing is left to kill)
+        if cgroups.procs(c.data.get("cgroup", {})) or (  # (else nothing is left to kill)
+                c.data.get("rootless") and not c.data.get("cgroup")):
             signal_cgroup(c, 9)
         _wait_gone(c)
         crash_point("delete-killed")

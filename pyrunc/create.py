@@ -21,12 +21,14 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
            console_socket: str | None = None, no_pivot: bool = False,
            preserve_fds: int = 0, no_new_keyring: bool = False,
            pidfd_socket: str | None = None, listen_fds: int = 0,
-           systemd_cgroup: bool = False, _own_console: list | None = None) -> Container:
+           systemd_cgroup: bool = False, rootless: str = "auto",
+           _own_console: list | None = None) -> Container:
     """Create a container: everything set up, the user process not yet run.
 
     `_own_console` (used by `run`) receives our end of a console socket pair
     when the process has a terminal and no console socket was given;
-    `systemd_cgroup` makes the cgroup a systemd scope (see systemd.py)."""
+    `systemd_cgroup` makes the cgroup a systemd scope (see systemd.py);
+    `rootless` is the --rootless flag (auto, true, false: see rootless.py)."""
     from . import plan
     from .config import load_bundle
     from .spawn import connect_console
@@ -49,6 +51,15 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
         *unit, paths = systemd.container_paths(linux.get("cgroupsPath"), cid)
     else:
         paths = cgroups.container_paths(linux.get("cgroupsPath"), cid)
+    unprivileged = rootless != "false" and (rootless == "true" or os.geteuid() != 0)
+    if unprivileged or (rootless == "auto" and _in_user_namespace()):
+        from . import rootless as rl
+
+        if os.geteuid() != 0:
+            rl.check_namespaces(linux)
+        if not unit:
+            paths = rl.cgroup_paths(paths, linux)
+    mounted = paths or cgroups.directories(".")  # (rootless without a cgroup: the caller's)
     hierarchies = {h.name or "unified": h for h in cgroups.hierarchies()}
     if unit:  # a systemd scope needs a process: pyrunc moves stage 1 there
         tasks, into, later = [], None, paths
@@ -62,7 +73,7 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
             notify.setup_spec(config, os.path.join(root, cid))
 
     def cgroup_mounts(dest: str, flags: int, where: str) -> list[bytes]:
-        sources = [(hierarchies[n].dirname, p) for n, p in paths.items()]
+        sources = [(hierarchies[n].dirname, p) for n, p in mounted.items()]
         return plan.cgroup_bind_records(sources, dest, flags, where)
 
     console_fd = -1
@@ -124,6 +135,8 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
         }
         if unit:
             c.data["systemd_unit"] = unit[1]
+        if os.geteuid() != 0:
+            c.data["rootless"] = True
         if "seccomp" in linux:  # exec'd processes get the same filter (as runc)
             c.data["seccomp"] = linux["seccomp"]
         attrs = {k: linux[k] for k in ("personality", "memoryPolicy") if k in linux}
@@ -175,7 +188,11 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
         c.save()
         crash_point("pid-known")
         trace.step(f"pyrunc: container pid {pid}")
-        if facts["new_user"]:
+        if facts["new_user"] and os.geteuid() != 0:
+            from .rootless import write_id_maps as write_own_maps
+
+            write_own_maps(pid, linux)
+        elif facts["new_user"]:
             write_id_maps(pid, linux)
         adj = config["process"].get("oomScoreAdj")
         if adj is not None:
@@ -233,14 +250,20 @@ def _make_cgroups(c: Container, paths: dict, linux: dict) -> list[str]:
 
     made = cgroups.create(paths)
     c.data["cgroup_made"] = made
-    try:
-        setup(paths, made, linux)
+    try:  # (an unprivileged caller cannot attach a device filter, as with runc)
+        setup(paths, made, linux, devices=os.geteuid() == 0)
     except BaseException:
         cgroups.remove(made)
         raise
     c.data["resources"] = linux.get("resources") or {}
     c.save()
     return made
+
+
+def _in_user_namespace() -> bool:
+    from .rootless import in_user_namespace
+
+    return in_user_namespace()
 
 
 def send_pidfd(path: str, pid: int) -> None:

@@ -186,7 +186,7 @@ def _mountpoint(path: str) -> str:
 
 
 def apply(paths: dict[str, str], resources: dict | None, *, full: dict | None = None,
-          update: bool = False, nodes: list | None = None) -> None:
+          update: bool = False, nodes: list | None = None, devices: bool = True) -> None:
     """Write `resources` (a linux.resources object) into the container's cgroup.
 
     `full` is the complete resources the container will have after this call
@@ -195,7 +195,7 @@ def apply(paths: dict[str, str], resources: dict | None, *, full: dict | None = 
     resources = resources or {}
     full = full or resources
     cg = Cgroup(paths)
-    if not update:  # as runc: the device rules always apply, with its defaults
+    if not update and devices:  # as runc: the device rules always apply, with its defaults
         _devices(cg, resources.get("devices") or [], nodes)
     if resources.get("memory"):
         _memory(cg, resources["memory"], full.get("memory") or {})
@@ -670,7 +670,7 @@ def _devices(cg: Cgroup, devices: list, nodes: list | None) -> None:
         devices_bpf.apply(cg.unified, rules, f)
 
 
-def setup(paths: dict[str, str], made: list[str], linux: dict) -> None:
+def setup(paths: dict[str, str], made: list[str], linux: dict, devices: bool = True) -> None:
     """At create, before the init joins: controllers enabled, limits written
     (`linux` is the config's linux object: resources, and devices to create)."""
     enable_controllers(paths, made)
@@ -678,7 +678,7 @@ def setup(paths: dict[str, str], made: list[str], linux: dict) -> None:
     # pids.max comes after the clone (apply_pids): a limit of 0 is a real
     # limit (spec 1.3), yet the container's first process must be created.
     resources.pop("pids", None)
-    apply(paths, resources, nodes=linux.get("devices"))
+    apply(paths, resources, nodes=linux.get("devices"), devices=devices)
 
 
 def apply_pids(paths: dict[str, str], linux: dict) -> None:
