@@ -478,7 +478,7 @@ def pause(root: str, cid: str) -> None:
         raise PyruncError("container already paused")
     if status != "running":
         raise PyruncError("container not running")
-    freeze(c.data.get("cgroup", {}), True)
+    freeze(_own_cgroup(c, "pause"), True)
 
 
 def resume(root: str, cid: str) -> None:
@@ -488,7 +488,17 @@ def resume(root: str, cid: str) -> None:
     if status != "paused":
         raise PyruncError("container not paused" if status in ("running", "created")
                           else "container not running")
-    freeze(c.data.get("cgroup", {}), False)
+    freeze(_own_cgroup(c, "resume"), False)
+
+
+def _own_cgroup(c, what: str) -> dict:
+    """The container's cgroup paths; a rootless container without one (no
+    cgroup was delegated to its user) cannot be paused, updated, measured."""
+    paths = c.data.get("cgroup", {})
+    if not paths and c.data.get("rootless"):
+        raise PyruncError(f"cannot {what} container {c.id}: it has no cgroup of its own "
+                          "(rootless, and no cgroup was delegated to its user)")
+    return paths
 
 
 def _active(c, what: str) -> dict:
@@ -510,7 +520,8 @@ def ps_pids(root: str, cid: str) -> list[int]:
 
 def container_stats(root: str, cid: str) -> dict:
     c = _load(root, cid, lock=False)
-    return stats(_active(c, "stats"))
+    _active(c, "stats")
+    return stats(_own_cgroup(c, "get the stats of"))
 
 
 def events(root: str, cid: str, interval: float, out, *, poll: float = 0.1) -> None:
@@ -519,7 +530,8 @@ def events(root: str, cid: str, interval: float, out, *, poll: float = 0.1) -> N
     from . import fastjson
 
     c = _load(root, cid, lock=False)
-    paths = _active(c, "events")
+    _active(c, "events")
+    paths = _own_cgroup(c, "watch the events of")
 
     def emit(kind: str, data: dict | None = None) -> None:
         ev: dict = {"type": kind, "id": cid}
@@ -557,6 +569,7 @@ def update(root: str, cid: str, request: dict) -> dict:
     delta = changes(request)
     if not delta:
         return c.data.get("resources", {})
+    _own_cgroup(c, "update")
     merged = merge(c.data.get("resources") or {}, delta)
     if c.data.get("systemd_unit"):  # systemd first, then the exact values in the files
         from . import systemd

@@ -13,14 +13,19 @@ FULL_MAP = ["0", "0", "4294967295"]
 NEWIDMAP_HINT = "Debian: apt-get install uidmap"
 
 
+_in_userns: list[bool] = []
+
+
 def in_user_namespace() -> bool:
     """Is this process in a user namespace other than the initial one (its
     uid_map is not the full range)?"""
-    try:
-        with open("/proc/self/uid_map") as f:
-            return f.read().split() != FULL_MAP
-    except OSError:
-        return False
+    if not _in_userns:
+        try:
+            with open("/proc/self/uid_map") as f:
+                _in_userns.append(f.read().split() != FULL_MAP)
+        except OSError:
+            _in_userns.append(False)
+    return _in_userns[0]
 
 
 def detect(flag: str | None) -> bool:

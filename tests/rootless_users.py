@@ -71,9 +71,14 @@ class User:
         if os.geteuid() != 0:
             pytest.skip("the rootless tier needs root (to make its users)")
         self.name = f"pyrl{secrets.token_hex(3)}"
-        subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", "--user-group",
-                        "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0",
-                        self.name], check=True, capture_output=True)
+        for _ in range(20):  # (another test run may hold /etc/passwd's lock a moment)
+            p = subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh",
+                                "--user-group", "-K", "SUB_UID_COUNT=0", "-K",
+                                "SUB_GID_COUNT=0", self.name], capture_output=True, text=True)
+            if p.returncode == 0 or "lock" not in p.stderr:
+                break
+            time.sleep(0.5)
+        assert p.returncode == 0, f"useradd {self.name}: {p.stderr}"
         pw = pwd.getpwnam(self.name)
         self.uid, self.gid, self.home = pw.pw_uid, pw.pw_gid, pw.pw_dir
         os.chmod(self.home, 0o755)

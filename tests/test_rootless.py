@@ -79,6 +79,9 @@ def test_lifecycle_in_default_state_dir(user, rbundle):
     assert pids == [state["pid"]]
     out = ok(rl(user, "exec", "ctr-life", "sh", "-c", IDS))
     assert out.split() == ["0", str(user.uid), "1", "0", str(user.gid), "1", "deny", "0", "0"]
+    for cmd in (["pause"], ["update", "--memory", "64m"], ["events", "--stats"]):
+        p = rl(user, *cmd, "ctr-life")  # (this host's cgroups are not delegated)
+        assert p.returncode == 1 and "ctr-life: it has no cgroup of its own" in p.err, p.err
     # exec joined the user namespace first: the same one as the init's
     assert os.readlink(f"/proc/{state['pid']}/ns/user") != os.readlink("/proc/self/ns/user")
     ok(rl(user, "kill", "ctr-life", "KILL"))
@@ -168,6 +171,12 @@ def test_errors_name_what_is_missing(user, user_without_ranges, rbundle):
     env = {k: v for k, v in user.env.items() if k != "XDG_RUNTIME_DIR"}
     p = rl(user, "run", "-b", str(rbundle), "ctr-err", env=env)
     assert p.returncode == 1 and "XDG_RUNTIME_DIR is not set" in p.err, p.err
+
+    p = rl(user, "--rootless", "maybe", "list")
+    assert p.returncode == 1 and 'invalid --rootless value "maybe"' in p.err, p.err
+    # --rootless false: cgroups as for root, which this user may not make (as runc)
+    p = rl(user, "--rootless", "false", "run", "-b", str(rbundle), "ctr-err")
+    assert p.returncode == 1 and "creating cgroup" in p.err and "Permission denied" in p.err
 
     cfg = json.loads(json.dumps(rbundle.config))
     rbundle.config["linux"]["resources"] = {"memory": {"limit": 64 << 20}}

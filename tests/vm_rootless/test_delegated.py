@@ -18,7 +18,18 @@ DELEG = "/sys/fs/cgroup/rl-deleg"
 
 @pytest.fixture(scope="module")
 def user():
-    yield from made_user(ranges=True)
+    """The user, made in a private copy of /etc: the guest's /etc is the host's,
+    read live under an overlay, and host-side tests adding users meanwhile
+    make useradd's writes fail there."""
+    import subprocess
+
+    subprocess.run(["cp", "-a", "/etc", "/run/etc-rootless"], check=True)
+    subprocess.run(["mount", "--bind", "/run/etc-rootless", "/etc"], check=True)
+    try:
+        yield from made_user(ranges=True)
+    finally:
+        subprocess.run(["umount", "/etc"], check=True)
+        subprocess.run(["rm", "-rf", "/run/etc-rootless"], check=True)
 
 
 @pytest.fixture
