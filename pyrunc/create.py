@@ -51,8 +51,9 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
         *unit, paths = systemd.container_paths(linux.get("cgroupsPath"), cid)
     else:
         paths = cgroups.container_paths(linux.get("cgroupsPath"), cid)
-    unprivileged = rootless != "false" and (rootless == "true" or os.geteuid() != 0)
-    if unprivileged or (rootless == "auto" and _in_user_namespace()):
+    is_rootless = rootless != "false" and (rootless == "true" or os.geteuid() != 0 or (
+        rootless == "auto" and _in_user_namespace()))
+    if is_rootless:
         from . import rootless as rl
 
         if os.geteuid() != 0:
@@ -97,7 +98,7 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
         trace.step("pyrunc: plan written")
         c = _create(root, cid, config, bundle, rootfs, paths, plan_bytes, facts,
                     pid_file=pid_file, preserve_fds=preserve_fds, console_fd=console_fd,
-                    unit=unit, pyrunc_joins=later)
+                    unit=unit, pyrunc_joins=later, rootless=is_rootless)
         if pidfd_socket:
             send_pidfd(pidfd_socket, c.pid)
         return c
@@ -108,8 +109,8 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
 
 def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: dict,
             plan_bytes: bytes, facts: dict, *, pid_file: str | None, preserve_fds: int,
-            console_fd: int, unit: list[str] | None, pyrunc_joins: dict[str, str]
-            ) -> Container:
+            console_fd: int, unit: list[str] | None, pyrunc_joins: dict[str, str],
+            rootless: bool = False) -> Container:
     from . import hooks
     from .spawn import Init, write_id_maps
 
@@ -135,7 +136,7 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, paths: 
         }
         if unit:
             c.data["systemd_unit"] = unit[1]
-        if os.geteuid() != 0:
+        if rootless:
             c.data["rootless"] = True
         if "seccomp" in linux:  # exec'd processes get the same filter (as runc)
             c.data["seccomp"] = linux["seccomp"]
@@ -250,8 +251,8 @@ def _make_cgroups(c: Container, paths: dict, linux: dict) -> list[str]:
 
     made = cgroups.create(paths)
     c.data["cgroup_made"] = made
-    try:  # (an unprivileged caller cannot attach a device filter, as with runc)
-        setup(paths, made, linux, devices=os.geteuid() == 0)
+    try:  # (rootless: no device filter can be attached, and none is needed, as runc)
+        setup(paths, made, linux, devices=not c.data.get("rootless"))
     except BaseException:
         cgroups.remove(made)
         raise
