@@ -45,6 +45,10 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
                           "($.process.terminal is true)")
     linux = config.get("linux", {})
     unit = None
+    if systemd_cgroup and os.geteuid() != 0:
+        raise PyruncError("--systemd-cgroup: not supported for an unprivileged caller (the "
+                          "systemd driver uses the system bus, not a user session): use "
+                          "cgroupfs, with a delegated cgroup for limits")
     if systemd_cgroup:
         from . import systemd
 

@@ -82,6 +82,9 @@ def test_lifecycle_in_default_state_dir(user, rbundle):
     for cmd in (["pause"], ["update", "--memory", "64m"], ["events", "--stats"]):
         p = rl(user, *cmd, "ctr-life")  # (this host's cgroups are not delegated)
         assert p.returncode == 1 and "ctr-life: it has no cgroup of its own" in p.err, p.err
+    p = rl(user, "exec", "-u", "1000", "ctr-life", "true")
+    assert p.returncode == 255 and "setting uid 1000 (not mapped in the container's user " \
+        "namespace)" in p.err, p.err
     # exec joined the user namespace first: the same one as the init's
     assert os.readlink(f"/proc/{state['pid']}/ns/user") != os.readlink("/proc/self/ns/user")
     ok(rl(user, "kill", "ctr-life", "KILL"))
@@ -172,6 +175,8 @@ def test_errors_name_what_is_missing(user, user_without_ranges, rbundle):
     p = rl(user, "run", "-b", str(rbundle), "ctr-err", env=env)
     assert p.returncode == 1 and "XDG_RUNTIME_DIR is not set" in p.err, p.err
 
+    p = rl(user, "--systemd-cgroup", "run", "-b", str(rbundle), "ctr-err")
+    assert p.returncode == 1 and "--systemd-cgroup: not supported for an unprivileged" in p.err
     p = rl(user, "--rootless", "maybe", "list")
     assert p.returncode == 1 and 'invalid --rootless value "maybe"' in p.err, p.err
     # --rootless false: cgroups as for root, which this user may not make (as runc)
