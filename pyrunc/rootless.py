@@ -60,12 +60,15 @@ def default_root(system_root: str) -> str:
 def first_limit(resources: dict | None) -> str | None:
     """The JSON path of the first limit that `resources` sets (device rules do
     not count: in a user namespace no device node can be made anyway)."""
+    def unset(v: object, zero: bool) -> bool:
+        return v is None or v is False or v in ("", [], {}) or (zero and v == 0)
+
     for key, value in (resources or {}).items():
-        if key == "devices" or value in (None, False, 0, "", [], {}):
+        if key == "devices" or unset(value, True):
             continue
         if isinstance(value, dict):
             for sub, v in value.items():
-                if v not in (None, False, "", [], {}) and not (v == 0 and key != "pids"):
+                if not unset(v, key != "pids"):  # (a pids limit of 0 is one: spec 1.3)
                     return f"$.linux.resources.{key}.{sub}"
             continue
         return f"$.linux.resources.{key}"
