@@ -281,6 +281,7 @@ static void container_main(const struct plan *p, int fifo_fd)
 	/* Wait until the parent knows our pid (stage 1 told it) and has written
 	 * what it writes from the host (id maps, oom_score_adj). */
 	wait_msg(MSG_MAPS_DONE);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* (rootless: dumpable for the maps until now) */
 	trace("init: running in new namespaces (pid %d)", (int)getpid());
 	if (plan_has(p, R_WAIT_MAPS)) {
 		/* Become root of the new user namespace, when 0 is mapped. */
@@ -492,8 +493,16 @@ int main(int argc, char **argv)
 		set_time_offsets(&plan);
 		flags &= ~(uint64_t)CLONE_NEWTIME;
 	}
+	/* An unprivileged pyrunc writes the new user namespace's id maps (or has
+	 * newuidmap write them): until then the process's /proc files must be
+	 * the caller's, not root's, as runc does. Nothing runs in there yet. */
+	int own_maps = (flags & CLONE_NEWUSER) && geteuid() != 0;
+	if (own_maps)
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	/* Like fork(), in new namespaces, as a sibling of this process. */
 	long pid = clone_into_cgroup(flags | CLONE_PARENT, cgroup_into);
+	if (own_maps && pid != 0)
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (pid < 0)
 		fail_errno(errno, "cloning the container process with namespace flags 0x%llx",
 			   (unsigned long long)flags);

@@ -288,9 +288,11 @@ void apply_process(const struct plan *p, const char **path_out)
 			fail_errno(errno, "setting additional groups");
 		free(groups);
 		if (setresgid(gid, gid, gid) < 0)
-			fail_errno(errno, "setting gid %u", gid);
+			fail_errno(errno, "setting gid %u%s", gid, errno == EINVAL ?
+				   " (not mapped in the container's user namespace)" : "");
 		if (setresuid(uid, uid, uid) < 0)
-			fail_errno(errno, "setting uid %u", uid);
+			fail_errno(errno, "setting uid %u%s", uid, errno == EINVAL ?
+				   " (not mapped in the container's user namespace)" : "");
 	}
 	if (caps) {
 		uint64_t sets[5];

@@ -145,6 +145,32 @@ static int on_procfs(const char *path)
 	return statfs(path, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC;
 }
 
+/* In a user namespace the kernel refuses sysfs without a network namespace
+ * of its own, and proc in the host's pid namespace (EPERM): bind the host's
+ * instead, recursively (its submounts are locked to it), as runc does for
+ * sysfs; then the mount's flags, keeping those the kernel locked. */
+static int host_fallback(const char *type, int *fd, const char *dst, char *target,
+			 unsigned long flags)
+{
+	const char *host = strcmp(type, "sysfs") == 0 ? "/sys" :
+			   strcmp(type, "proc") == 0 ? "/proc" : NULL;
+	if (!host || mount(host, target, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return 0;
+	flags &= MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	close(*fd); /* it points below the new mount */
+	*fd = openat2_in_root(dst, O_PATH, RESOLVE_NO_SYMLINKS);
+	if (*fd < 0)
+		fail_errno(errno, "reopening %s%s", rootfs, dst);
+	fd_path(*fd, target, 64);
+	if (flags && mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | flags | kept_flags(target),
+			   NULL) < 0)
+		fail_errno(errno, "remounting the host's %s at %s%s with its options", host, rootfs,
+			   dst);
+	trace("init: %s: bound the host's %s (no %s namespace of its own)", type, host,
+	      *type == 's' ? "network" : "pid");
+	return 1;
+}
+
 static void do_mount(const struct record *r)
 {
 	struct cursor c = cursor_of(r);
@@ -202,7 +228,10 @@ static void do_mount(const struct record *r)
 					   rootfs, dst);
 		}
 	} else if (mount(src, target, type, flags, *data ? data : NULL) < 0) {
-		fail_errno(errno, "%s: mounting %s (type %s) at %s%s", where, src, type, rootfs, dst);
+		int err = errno;
+		if (!(err == EPERM && host_fallback(type, &fd, dst, target, flags)))
+			fail_errno(err, "%s: mounting %s (type %s) at %s%s", where, src, type, rootfs,
+				   dst);
 	}
 	if (want_proc) { /* what is mounted now, whatever the source became meanwhile */
 		close(fd);

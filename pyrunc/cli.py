@@ -210,11 +210,20 @@ def _main(args: list[str]) -> int:
                 return _help([cmd])
             raise PyruncError(f"{cmd} is not supported yet")
         raise UsageError(f"No help topic for '{cmd}'")
+    if not gflags.get("root") and cmd not in ("spec", "features", "check") and (
+            os.geteuid() != 0 or "XDG_RUNTIME_DIR" in os.environ):
+        from .rootless import default_root
+
+        root = default_root(DEFAULT_ROOT)
     flags, pos = parse_flags(cargs, COMMANDS[cmd], cmd,
                              stop_at_positional=cmd in STOP_AT_POSITIONAL)
     if flags.get("help"):
         return _help([cmd])
     flags["systemd-cgroup"] = bool(gflags.get("systemd-cgroup"))
+    flags["rootless-mode"] = gflags.get("rootless", "auto")
+    if flags["rootless-mode"] not in ("auto", "true", "false"):
+        raise PyruncError(f"invalid --rootless value \"{flags['rootless-mode']}\" "
+                          "(true, false or auto)")
     lo, hi = ARGS[cmd]
     if hi is not None and lo == hi and len(pos) != lo:
         _usage(f"\"{cmd}\" requires exactly {lo} argument(s)", cmd)
@@ -309,6 +318,7 @@ def _create_args(flags: dict) -> dict:
         "preserve_fds": max(preserve, listen),
         "listen_fds": listen,
         "systemd_cgroup": flags["systemd-cgroup"],
+        "rootless": flags["rootless-mode"],
     }
 
 

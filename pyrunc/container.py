@@ -169,10 +169,15 @@ def _signal_init(c: Container, signum: int) -> None:
 
 
 def signal_cgroup(c: Container, signum: int) -> None:
-    """Every process in the cgroup (freeze, signal, thaw; cgroup.kill for SIGKILL)."""
+    """Every process in the cgroup (freeze, signal, thaw; cgroup.kill for SIGKILL);
+    a rootless container without a cgroup: every process of its init's pid
+    namespace (or its descendants)."""
     from .cgroups import manager
 
-    manager.load(c.data).signal_all(signum)
+    cg = manager.load(c.data)
+    if cg.ownership == manager.NONE and not c.init_alive():
+        return
+    cg.signal_all(signum)
 
 
 def _wait_gone(c: Container, timeout: float = 10.0) -> None:
@@ -213,7 +218,8 @@ def delete(root: str, cid: str, force: bool = False) -> None:
             _signal_init(c, 9)
         from .cgroups import manager  # (here: `state` and `kill` need not load it)
 
-        if manager.load(c.data).procs():  # (else nothing is left to kill)
+        cg = manager.load(c.data)
+        if cg.procs() or cg.ownership == manager.NONE:  # (else nothing is left to kill)
             signal_cgroup(c, 9)
         _wait_gone(c)
         crash_point("delete-killed")

@@ -23,12 +23,14 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
            console_socket: str | None = None, no_pivot: bool = False,
            preserve_fds: int = 0, no_new_keyring: bool = False,
            pidfd_socket: str | None = None, listen_fds: int = 0,
-           systemd_cgroup: bool = False, _own_console: list | None = None) -> Container:
+           systemd_cgroup: bool = False, rootless: str = "auto",
+           _own_console: list | None = None) -> Container:
     """Create a container: everything set up, the user process not yet run.
 
     `_own_console` (used by `run`) receives our end of a console socket pair
     when the process has a terminal and no console socket was given;
-    `systemd_cgroup` makes the cgroup a systemd scope (see cgroups/systemd.py)."""
+    `systemd_cgroup` makes the cgroup a systemd scope (see cgroups/systemd.py);
+    `rootless` is the --rootless flag (auto, true, false: see rootless.py)."""
     from . import plan
     from .config.load import load_bundle
     from .spawn import connect_console
@@ -44,8 +46,14 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
         raise PyruncError("cannot allocate a tty without --console-socket when detached "
                           "($.process.terminal is true)")
     linux = config.get("linux", {})
-    cg = manager.new(cid, linux, systemd_cgroup)
-    paths = cg.paths
+    is_rootless = rootless != "false" and (rootless == "true" or os.geteuid() != 0 or (
+        rootless == "auto" and _in_user_namespace()))
+    if is_rootless and os.geteuid() != 0:
+        from .rootless import check_namespaces
+
+        check_namespaces(linux)
+    cg = manager.new(cid, linux, systemd_cgroup, rootless=is_rootless)
+    mounted = cg.paths or cgroups.directories(".")  # (rootless without a cgroup: the caller's)
     hierarchies = {h.name or "unified": h for h in cgroups.hierarchies()}
     tasks, into, later = cg.self_join(any(  # (systemd: pyrunc moves stage 1 into the scope)
         ns.get("type") == "cgroup" and "path" in ns for ns in linux.get("namespaces", [])))
@@ -56,7 +64,7 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
             notify.setup_spec(config, os.path.join(root, cid))
 
     def cgroup_mounts(dest: str, flags: int, where: str) -> list[bytes]:
-        sources = [(hierarchies[n].dirname, p) for n, p in paths.items()]
+        sources = [(hierarchies[n].dirname, p) for n, p in mounted.items()]
         return plan.cgroup_bind_records(sources, dest, flags, where)
 
     console_fd = -1
@@ -80,7 +88,7 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
         trace.step("pyrunc: plan written")
         c = _create(root, cid, config, bundle, rootfs, cg, plan_bytes, facts,
                     pid_file=pid_file, preserve_fds=preserve_fds, console_fd=console_fd,
-                    pyrunc_joins=later)
+                    pyrunc_joins=later, rootless=is_rootless)
         if pidfd_socket:
             send_pidfd(pidfd_socket, c.pid)
         return c
@@ -91,7 +99,8 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
 
 def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, cg: manager.Manager,
             plan_bytes: bytes, facts: dict, *, pid_file: str | None, preserve_fds: int,
-            console_fd: int, pyrunc_joins: dict[str, str]) -> Container:
+            console_fd: int, pyrunc_joins: dict[str, str], rootless: bool = False
+            ) -> Container:
     from . import hooks
     from .spawn import Init, write_id_maps
 
@@ -115,6 +124,8 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, cg: man
         }
         if cg.unit:
             c.data["systemd_unit"] = cg.unit
+        if rootless:
+            c.data["rootless"] = True
         if "seccomp" in linux:  # exec'd processes get the same filter (as runc)
             c.data["seccomp"] = linux["seccomp"]
         attrs = {k: linux[k] for k in ("personality", "memoryPolicy") if k in linux}
@@ -159,7 +170,11 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, cg: man
         crash_point("pid-known")
         trace.step(f"pyrunc: container pid {pid}")
         trace.debug("child process in init()")
-        if facts["new_user"]:
+        if facts["new_user"] and os.geteuid() != 0:
+            from .rootless import write_id_maps as write_own_maps
+
+            write_own_maps(pid, linux)
+        elif facts["new_user"]:
             write_id_maps(pid, linux)
         adj = config["process"].get("oomScoreAdj")
         if adj is not None:
@@ -224,6 +239,12 @@ def _make_cgroups(c: Container, cg: manager.Manager, linux: dict) -> None:
     trace.step("pyrunc: cgroup directories made")
     c.data["resources"] = linux.get("resources") or {}
     c.save()
+
+
+def _in_user_namespace() -> bool:
+    from .rootless import in_user_namespace
+
+    return in_user_namespace()
 
 
 def send_pidfd(path: str, pid: int) -> None:

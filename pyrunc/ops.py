@@ -83,7 +83,9 @@ def pause(root: str, cid: str) -> None:
     status = c.status()
     if status != "running":  # (runc's words, for a paused one too)
         raise PyruncError("container not running")
-    manager.load(c.data).freeze(True)
+    cg = manager.load(c.data)
+    cg.own("pause", c.id)
+    cg.freeze(True)
 
 
 def resume(root: str, cid: str) -> None:
@@ -92,7 +94,9 @@ def resume(root: str, cid: str) -> None:
     status = c.status()
     if status != "paused":
         raise PyruncError("container not paused")
-    manager.load(c.data).freeze(False)
+    cg = manager.load(c.data)
+    cg.own("resume", c.id)
+    cg.freeze(False)
 
 
 def _active(c, what: str) -> manager.Manager:
@@ -109,7 +113,9 @@ def ps_pids(root: str, cid: str) -> list[int]:
 
 def container_stats(root: str, cid: str) -> dict:
     c = _load(root, cid, lock=False)
-    return _active(c, "stats").stats()
+    cg = _active(c, "stats")
+    cg.own("get the stats of", c.id)
+    return cg.stats()
 
 
 def events(root: str, cid: str, interval: float, out, *, poll: float = 0.1) -> None:
@@ -119,6 +125,7 @@ def events(root: str, cid: str, interval: float, out, *, poll: float = 0.1) -> N
 
     c = _load(root, cid, lock=False)
     cg = _active(c, "events")
+    cg.own("watch the events of", c.id)
 
     def emit(kind: str, data: dict | None = None) -> None:
         ev: dict = {"type": kind, "id": cid}
@@ -154,8 +161,10 @@ def update(root: str, cid: str, request: dict) -> dict:
     delta = changes(request)
     if not delta:
         return c.data.get("resources", {})
+    cg = manager.load(c.data)
+    cg.own("update", c.id)
     merged = merge(c.data.get("resources") or {}, delta)
-    manager.load(c.data).update(delta, merged)  # (systemd: the unit's properties too)
+    cg.update(delta, merged)  # (systemd: the unit's properties too)
     c.data["resources"] = merged
     c.save()
     return merged

@@ -292,13 +292,20 @@ def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = Fal
                      + _cstr(where, where))
 
     devices = {d["path"]: d for d in linux.get("devices", [])}
+    # in a user namespace (new, or pyrunc's own, e.g. under rootless podman) no
+    # device node can be made: the host's are bound, as runc does
+    bind_devices = new_user
+    if not new_user:
+        from .rootless import in_user_namespace
+
+        bind_devices = in_user_namespace()
     if not dev_bound:
         for path, major, minor in DEFAULT_DEVICES:
             if path not in devices:
                 _device(plan, {"path": path, "type": "c", "major": major, "minor": minor,
-                               "fileMode": 0o666, "uid": 0, "gid": 0}, new_user, "default")
+                               "fileMode": 0o666, "uid": 0, "gid": 0}, bind_devices, "default")
     for i, dev in enumerate(linux.get("devices", [])):
-        _device(plan, dev, new_user, f"$.linux.devices[{i}]")
+        _device(plan, dev, bind_devices, f"$.linux.devices[{i}]")
     if not dev_bound:
         for target, link in DEV_SYMLINKS:
             plan.add(R_SYMLINK, _cstr(target, link) + _cstr(link, link))

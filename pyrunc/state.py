@@ -103,7 +103,8 @@ class Container:
             try:
                 os.mkdir(c.dir, 0o711)
             except FileNotFoundError:  # the first container under this root
-                os.makedirs(root, mode=0o711, exist_ok=True)
+                # (an unprivileged caller's, e.g. $XDG_RUNTIME_DIR/pyrunc: 0700 as runc's)
+                os.makedirs(root, mode=0o711 if os.geteuid() == 0 else 0o700, exist_ok=True)
                 os.mkdir(c.dir, 0o711)
         except FileExistsError:
             raise PyruncError(f"container with given ID already exists: \"{cid}\"") from None

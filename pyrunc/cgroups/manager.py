@@ -12,10 +12,11 @@ written by that version's backend (v1.py, v2.py), so a hybrid host works
 controller by controller. `paths` ({hierarchy: directory}) and `made` (the
 directories it made and removes) are what it owns, and what state.json keeps.
 
-`ownership` says how much of the cgroup is pyrunc's: FULL (all of it, today's
-only mode); DELEGATED (a subtree delegated to an unprivileged user) and NONE
-(no cgroup at all) are for rootless containers, where a failure to make or
-limit the cgroup is not fatal."""
+`ownership` says how much of the cgroup is pyrunc's: FULL (all of it);
+DELEGATED (a rootless container in the subtree delegated to its user: no
+device filter, as runc) and NONE (a rootless container with no cgroup of its
+own: its processes are found through its init's pid namespace, and pause,
+update and stats say why they cannot work). See delegated.py."""
 
 from _collections_abc import Callable
 
@@ -29,10 +30,19 @@ class Manager:
     unit: str | None = None
 
     def __init__(self, paths: dict[str, str], made: list[str] | None = None,
-                 ownership: str = FULL) -> None:
+                 ownership: str = FULL, init_pid: int = 0) -> None:
         self.paths = paths
         self.made = made if made is not None else []
         self.ownership = ownership
+        self.init_pid = init_pid  # (NONE: how the container's processes are found)
+
+    def own(self, what: str, cid: str) -> None:
+        """Refuse `what` (pause, update, ...) for a container with no cgroup."""
+        if self.ownership == NONE:
+            from ..errors import PyruncError
+
+            raise PyruncError(f"cannot {what} container {cid}: it has no cgroup of its own "
+                              "(rootless, and no cgroup was delegated to its user)")
 
     # -- making, joining, removing -------------------------------------------------
 
@@ -60,7 +70,8 @@ class Manager:
         try:
             if after_mkdir is not None:
                 after_mkdir()
-            setup(self.paths, made, linux)
+            # (rootless: no device filter can be attached, and none is needed, as runc)
+            setup(self.paths, made, linux, devices=self.ownership == FULL)
         except BaseException:
             host.remove(made)
             raise
@@ -116,6 +127,10 @@ class Manager:
         from ..util import fastos as os
         from .common import Cgroup
 
+        if self.ownership == NONE:
+            from .delegated import container_pids
+
+            return container_pids(self.init_pid) if self.init_pid else []
         cg = Cgroup(self.paths)
         order = [cg.v1.get(c) for c in ("pids", "freezer", "memory", "cpu")]
         order += [cg.unified, *self.paths.values()]
@@ -137,6 +152,15 @@ class Manager:
         cgroup.kill where there is one; otherwise freeze, signal, thaw, so that no
         process forks past the signal. A paused container stays paused (but is
         thawed for SIGKILL, or its processes could not die)."""
+        if self.ownership == NONE:  # every process of the init's pid namespace
+            from ..util import fastos as os
+
+            for pid in self.pids():
+                try:
+                    os.kill(pid, signum)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            return
         from ..errors import PyruncError
         from ..util import fastos as os
         from .common import Cgroup, WriteError, write
@@ -225,9 +249,21 @@ class Manager:
 
 
 def new(cid: str, linux: dict, systemd_cgroup: bool = False,
-        ownership: str = FULL) -> Manager:
+        rootless: bool = False) -> Manager:
     """The manager of a new container, from its config's `linux` object:
-    linux.cgroupsPath (or the id) under pyrunc's cgroup, or a systemd scope."""
+    linux.cgroupsPath (or the id) under pyrunc's cgroup, or a systemd scope.
+    A rootless container gets the part its user may write (DELEGATED), or
+    none (NONE), or an error naming the limit that needs one (delegated.py)."""
+    ownership = FULL
+    if systemd_cgroup and rootless:
+        from ..util import fastos as os
+
+        if os.geteuid() != 0:
+            from ..errors import PyruncError
+
+            raise PyruncError("--systemd-cgroup: not supported for an unprivileged caller (the "
+                              "systemd driver uses the system bus, not a user session): use "
+                              "cgroupfs, with a delegated cgroup for limits")
     if systemd_cgroup:
         from . import systemd
 
@@ -236,7 +272,13 @@ def new(cid: str, linux: dict, systemd_cgroup: bool = False,
                                ownership=ownership)
     from .host import container_paths
 
-    return Manager(container_paths(linux.get("cgroupsPath"), cid), ownership=ownership)
+    paths = container_paths(linux.get("cgroupsPath"), cid)
+    if rootless:
+        from .delegated import cgroup_paths
+
+        paths = cgroup_paths(paths, linux)
+        ownership = DELEGATED if paths else NONE
+    return Manager(paths, ownership=ownership)
 
 
 def load(data: dict) -> Manager:
@@ -247,4 +289,5 @@ def load(data: dict) -> Manager:
         from . import systemd
 
         return systemd.Manager(paths, made, unit=data["systemd_unit"])
-    return Manager(paths, made)
+    ownership = FULL if not data.get("rootless") else DELEGATED if paths else NONE
+    return Manager(paths, made, ownership, data.get("pid") or 0)

@@ -37,7 +37,7 @@ DEFAULT_DEVICES = (
 # -- entry points ------------------------------------------------------------------
 
 def apply(paths: dict[str, str], resources: dict | None, *, full: dict | None = None,
-          update: bool = False, nodes: list | None = None) -> None:
+          update: bool = False, nodes: list | None = None, devices: bool = True) -> None:
     """Write `resources` (a linux.resources object) into the container's cgroup.
 
     `full` is the complete resources the container will have after this call
@@ -46,7 +46,7 @@ def apply(paths: dict[str, str], resources: dict | None, *, full: dict | None = 
     resources = resources or {}
     full = full or resources
     cg = Cgroup(paths)
-    if not update:  # as runc: the device rules always apply, with its defaults
+    if not update and devices:  # as runc: the device rules always apply, with its defaults
         _devices(cg, resources.get("devices") or [], nodes)
     if resources.get("memory"):
         _memory(cg, resources["memory"], full.get("memory") or {})
@@ -253,7 +253,7 @@ def _devices(cg: Cgroup, devices: list, nodes: list | None) -> None:
         v2.devices(cg.unified, rules, f)
 
 
-def setup(paths: dict[str, str], made: list[str], linux: dict) -> None:
+def setup(paths: dict[str, str], made: list[str], linux: dict, devices: bool = True) -> None:
     """At create, before the init joins: controllers enabled, limits written
     (`linux` is the config's linux object: resources, and devices to create)."""
     from .v2 import enable_controllers
@@ -263,7 +263,7 @@ def setup(paths: dict[str, str], made: list[str], linux: dict) -> None:
     # pids.max comes after the clone (apply_pids): a limit of 0 is a real
     # limit (spec 1.3), yet the container's first process must be created.
     resources.pop("pids", None)
-    apply(paths, resources, nodes=linux.get("devices"))
+    apply(paths, resources, nodes=linux.get("devices"), devices=devices)
 
 
 def apply_pids(paths: dict[str, str], linux: dict) -> None:

@@ -53,19 +53,17 @@ def default_spec(rootless: bool = False) -> dict:
                               "/proc/sysrq-trigger"],
         },
     }
-    if rootless:  # runc's ToRootless: a user namespace, no network one, /sys bound
+    if rootless:  # runc's rootless template (runc spec --rootless), field for field
         linux = spec["linux"]
-        linux["namespaces"] = [n for n in linux["namespaces"]
-                               if n["type"] not in ("network", "user")] + [{"type": "user"}]
-        linux["uidMappings"] = [{"containerID": 0, "hostID": os.getuid(), "size": 1}]
-        linux["gidMappings"] = [{"containerID": 0, "hostID": os.getgid(), "size": 1}]
+        linux["uidMappings"] = [{"containerID": 0, "hostID": os.geteuid(), "size": 1}]
+        linux["gidMappings"] = [{"containerID": 0, "hostID": os.getegid(), "size": 1}]
+        linux["namespaces"] = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "user")]
         del linux["resources"]
-        spec["mounts"] = [m if m["destination"] != "/sys" else
-                          {"destination": "/sys", "type": "none", "source": "/sys",
-                           "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}
-                          for m in spec["mounts"]]
-        for m in spec["mounts"]:
-            if m["type"] == "devpts":
+        for i, m in enumerate(spec["mounts"]):
+            if m["type"] == "sysfs":  # no new network namespace: the host's /sys, bound
+                spec["mounts"][i] = {"destination": "/sys", "type": "none", "source": "/sys",
+                                     "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}
+            elif m["type"] == "devpts":
                 m["options"].remove("gid=5")
     return spec
 
