@@ -277,9 +277,10 @@ def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = Fal
 
             check_mount_idmap(m, where)
             idmap_record(plan, m, src, bool(flags_ & MS_REC), where)
-        elif bind and new_user:
+        elif bind and new_user and _host_root():
             # as runc: the source opened as host root, before the user namespace
-            # (it may be under a directory only root can search)
+            # (it may be under a directory only root can search; an unprivileged
+            # caller cannot clone a mount tree: the container binds by path)
             plan.add(R_MOUNT_TREE, struct.pack("<I", int(bool(flags_ & MS_REC)))
                      + _cstr(src, where) + _cstr(where, where))
         # bind: 1; 2: at /proc, so the source must be procfs (the init checks)
@@ -352,6 +353,15 @@ def build_create(config: dict, bundle: str, rootfs: str, *, no_pivot: bool = Fal
         add_records(plan, linux["seccomp"], "$.linux.seccomp", agent_state(config, cid, bundle),
                     bundle)
     return plan.bytes(), {"new_user": new_user, "namespaces": namespaces}
+
+
+def _host_root() -> bool:
+    """Is pyrunc root in the initial user namespace (not rootless)?"""
+    if os.geteuid() != 0:
+        return False
+    from .rootless import in_user_namespace
+
+    return not in_user_namespace()
 
 
 def add_joins(plan: Plan, init_pid: int, namespaces: list[str]) -> None:

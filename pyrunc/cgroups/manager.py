@@ -18,8 +18,6 @@ device filter, as runc) and NONE (a rootless container with no cgroup of its
 own: its processes are found through its init's pid namespace, and pause,
 update and stats say why they cannot work). See delegated.py."""
 
-from _collections_abc import Callable
-
 FULL, DELEGATED, NONE = "full", "delegated", "none"
 
 
@@ -59,10 +57,11 @@ class Manager:
 
         return missing(self.paths)
 
-    def create(self, linux: dict, after_mkdir: "Callable[[], None] | None" = None) -> list[str]:
+    def create(self, linux: dict, after_mkdir=None) -> list[str]:
         """Make the directories that do not exist yet and write the limits of
         `linux` (all but pids.max: `apply_pids`), before the init joins;
-        return the directories made. On failure, nothing is left."""
+        return the directories made. On failure, nothing is left. (`after_mkdir`:
+        called once the directories exist, for the tests' crash points.)"""
         from . import host
         from .resources import setup
 
