@@ -22,6 +22,7 @@ commands:
   update    change a container's limits   events    stats and OOM events of a container
   pause     freeze a container            resume    thaw a paused container
   ps        processes of a container      check     lint a bundle without running it
+  checkpoint  dump a container with CRIU  restore   a container from a checkpoint
 
 global options:
   --root DIR          state directory (default /run/pyrunc)
@@ -69,6 +70,16 @@ COMMANDS = {
     "ps": {"format": True},
     "check": {"format": True},
     "events": {"stats": False, "interval": True},
+    "checkpoint": {"image-path": True, "work-path": True, "parent-path": True,
+                   "leave-running": False, "tcp-established": False, "ext-unix-sk": False,
+                   "shell-job": False, "lazy-pages": False, "status-fd": True,
+                   "page-server": True, "file-locks": False, "pre-dump": False,
+                   "manage-cgroups-mode": True, "empty-ns": MULTI, "auto-dedup": False},
+    "restore": {"console-socket": True, "bundle": True, "detach": False, "pid-file": True,
+                "no-subreaper": False, "no-pivot": False, "image-path": True,
+                "work-path": True, "tcp-established": False, "ext-unix-sk": False,
+                "shell-job": False, "file-locks": False, "manage-cgroups-mode": True,
+                "empty-ns": MULTI, "auto-dedup": False, "lazy-pages": False},
 }
 SHORT = {"b": "bundle", "d": "detach", "a": "all", "f": "force", "q": "quiet", "v": "version",
          "h": "help", "t": "tty", "e": "env", "u": "user", "p": "process", "g": "additional-gids",
@@ -76,7 +87,7 @@ SHORT = {"b": "bundle", "d": "detach", "a": "all", "f": "force", "q": "quiet", "
 ARGS = {"create": 1, "run": 1, "start": 1, "state": 1, "kill": (1, 2), "delete": 1,
         "list": 0, "spec": 0, "features": 0, "exec": (1, 1 << 20), "debug": (1, 1 << 20),
         "update": 1, "pause": 1, "resume": 1, "ps": (1, 1 << 20), "events": 1,
-        "check": (0, 1)}
+        "check": (0, 1), "checkpoint": 1, "restore": 1}
 # Commands whose flags stop at the first positional argument (the rest is a command line).
 STOP_AT_POSITIONAL = {"debug", "exec", "ps"}
 
@@ -424,10 +435,27 @@ def cmd_debug(root: str, flags: dict, pos: list[str]) -> int:
     return debug(root, pos[0], tools=flags.get("tools"), rw=bool(flags.get("rw")), cmd=cmd)
 
 
+def cmd_checkpoint(root: str, flags: dict, pos: list[str]) -> int:
+    from .checkpoint import checkpoint
+
+    checkpoint(root, pos[0], flags)
+    return 0
+
+
+def cmd_restore(root: str, flags: dict, pos: list[str]) -> int:
+    from .checkpoint import restore
+
+    if not flags.get("no-subreaper") and not flags.get("detach"):
+        import prctl  # noqa: F401  (python-prctl; only for the subreaper bit)
+
+        prctl.set_child_subreaper(1)
+    return restore(root, pos[0], flags.get("bundle") or ".", flags)
+
+
 COMMAND_FUNCS = {
     "create": cmd_create, "run": cmd_run, "start": cmd_start, "state": cmd_state,
     "kill": cmd_kill, "delete": cmd_delete, "list": cmd_list, "spec": cmd_spec,
     "features": cmd_features, "exec": cmd_exec, "debug": cmd_debug, "update": cmd_update,
     "pause": cmd_pause, "resume": cmd_resume, "ps": cmd_ps, "events": cmd_events,
-    "check": cmd_check,
+    "check": cmd_check, "checkpoint": cmd_checkpoint, "restore": cmd_restore,
 }
