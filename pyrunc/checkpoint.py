@@ -189,9 +189,15 @@ def _checkpoint_locked(c: Container, flags: dict) -> None:
             target = f"/proc/{c.pid}/root{path}"
             if os.path.exists(target) and not os.path.isdir(target):
                 o.ext_mnt.add(key=path, val="/dev/null")
-    made = [d for d in (image, work) if not os.path.isdir(d)]
-    for d in made:
-        os.makedirs(d, 0o700, exist_ok=True)
+    made: list[str] = []  # every directory made here, parents first
+    for d in (image, work):
+        missing = []
+        while not os.path.isdir(d):
+            missing.append(d)
+            d = os.path.dirname(d)
+        for m in reversed(missing):
+            os.mkdir(m, 0o700)
+            made.append(m)
     log_path = os.path.join(work, "dump.log")
     try:
         dirs = [os.open(d, os.O_RDONLY | os.O_DIRECTORY) for d in (image, work)]
@@ -222,14 +228,13 @@ def _checkpoint_locked(c: Container, flags: dict) -> None:
 
 
 def _remove_made(made: list[str], log_path: str) -> None:
-    if made:
-        try:
-            os.unlink(log_path)
-        except OSError:
-            pass
+    try:
+        os.unlink(log_path)
+    except OSError:
+        pass
     for d in reversed(made):
         try:
-            os.removedirs(d)
+            os.rmdir(d)
         except OSError:
             pass
 

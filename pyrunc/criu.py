@@ -47,6 +47,16 @@ def rpc():
     return mod
 
 
+def available() -> bool:
+    """Are criu and pycriu installed (what `features` reports; whether this
+    kernel lets criu run is known only by trying)?"""
+    import importlib.machinery
+    import shutil
+
+    pkg = importlib.machinery.PathFinder.find_spec("pycriu", [*sys.path, SYSTEM_SITE])
+    return bool(shutil.which(CRIU) and pkg and pkg.submodule_search_locations)
+
+
 def check_line() -> str:
     """`criu check`'s first error line (why criu cannot run here), or ''."""
     try:

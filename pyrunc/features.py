@@ -1,6 +1,6 @@
 """`pyrunc features`: what this build implements, truthfully."""
 
-from . import OCI_VERSION, seccomp
+from . import OCI_VERSION, criu, seccomp
 from .capabilities import CAPABILITIES, last_cap
 from .linux_attrs import MPOL_FLAGS, MPOL_MODES
 from .mounts import FLAGS, IDMAP, IGNORED, PROPAGATION, RECURSIVE
@@ -30,5 +30,7 @@ def features() -> dict:
             "mountExtensions": {"idmap": {"enabled": True}},
             "netDevices": {"enabled": True},
         },
-        "annotations": {"io.github.pyrunc.version": __import__("pyrunc").__version__},
+        "annotations": {"io.github.pyrunc.version": __import__("pyrunc").__version__,
+                        # (runc: org.opencontainers.runc.checkpoint.enabled)
+                        "io.github.pyrunc.checkpoint.enabled": str(criu.available()).lower()},
     }
