@@ -22,7 +22,7 @@ commands:
   update    change a container's limits   events    stats and OOM events of a container
   pause     freeze a container            resume    thaw a paused container
   ps        processes of a container      check     lint a bundle without running it
-  checkpoint  dump a container with CRIU  restore   a container from a checkpoint
+  checkpoint  dump a container with CRIU  restore  a container from a checkpoint
 
 global options:
   --root DIR          state directory (default /run/pyrunc)
