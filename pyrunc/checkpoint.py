@@ -43,7 +43,7 @@ def image_paths(flags: dict) -> tuple[str, str, str]:
     if parent:
         if os.path.isabs(parent):
             raise PyruncError("--parent-path must be relative")
-        real = os.path.join(image, parent)
+        real = os.path.normpath(os.path.join(image, parent))
         if not os.path.isdir(real):
             raise PyruncError(f"invalid --parent-path: {real}: no such directory")
     return image, work, parent
@@ -245,6 +245,7 @@ def restore(root: str, cid: str, bundle: str, flags: dict) -> int:
     return its exit status (as `run`)."""
     from .config import check_namespaces, load_bundle
     from .create import _make_cgroups, exit_status, wait_forwarding_signals, write_pid_file
+    from .resources import apply_pids
 
     state.validate_id(cid)
     config, bundle, rootfs = load_bundle(bundle)
@@ -290,6 +291,7 @@ def restore(root: str, cid: str, bundle: str, flags: dict) -> int:
             c.data["seccomp"] = linux["seccomp"]
         c.save()
         made = _make_cgroups(c, paths, linux)  # limits before the processes come back
+        apply_pids(paths, linux)
         os.makedirs(work, 0o700, exist_ok=True)
         for kind, ns in namespaces.items():
             path = ns.get("path")

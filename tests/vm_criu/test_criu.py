@@ -170,7 +170,7 @@ def test_external_netns_and_tcp_established(runtime, bundle, tmp_path):
         bundle.set_args("sh", "-c", "mkfifo /dev/shm/in; "
                         "nc -l -p 7000 > /dev/shm/got & sleep 1; "
                         "(nc 127.0.0.1 7000 < /dev/shm/in &); exec 3>/dev/shm/in; "
-                        "echo ready > /dev/shm/n; while :; do sleep 1; done")
+                        "echo 1 > /dev/shm/n; while :; do sleep 1; done")
         run_detached(runtime, bundle, "ct-net")
         counter(runtime, "ct-net")
         bad = runtime("checkpoint", "--image-path", str(tmp_path / "bad"), "ct-net")
