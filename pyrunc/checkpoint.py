@@ -345,6 +345,8 @@ def restore(root: str, cid: str, bundle: str, flags: dict) -> int:
                 c.data.update(pid=pid, pid_start=state.proc_start_time(pid),
                               status="running", created=state.now_rfc3339())
                 c.save()
+            elif script == "network-unlock" and namespaces.get("network", {}).get("path"):
+                unlock_network(namespaces["network"]["path"])
             elif script == "orphan-pts-master" and fds:
                 restored["master"] = os.dup(fds[0])
 
@@ -394,6 +396,28 @@ def restore(root: str, cid: str, bundle: str, flags: dict) -> int:
     signal_cgroup(c, 9)
     destroy(c)
     return status
+
+
+def unlock_network(ns_path: str) -> None:
+    """Remove CRIU's network lock (its iptables chain) from a network namespace
+    joined by path: CRIU leaves an external namespace locked after restore,
+    for the caller to unlock (the network-unlock notification)."""
+    import subprocess
+
+    def ipt(tool: str, *args: str) -> bool:
+        try:
+            return subprocess.run(["nsenter", f"--net={ns_path}", tool, "-w", *args],
+                                  capture_output=True, timeout=60).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+
+    for tool in ("iptables", "ip6tables"):
+        for chain in ("INPUT", "OUTPUT"):
+            for _ in range(8):  # (one rule per dump that locked it)
+                if not ipt(tool, "-D", chain, "-j", "CRIU"):
+                    break
+        if ipt(tool, "-F", "CRIU"):
+            ipt(tool, "-X", "CRIU")
 
 
 def make_mountpoints(config: dict, rootfs: str) -> None:

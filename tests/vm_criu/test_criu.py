@@ -91,13 +91,18 @@ def test_counter_resumes_under_new_id(runtime, bundle, tmp_path):
 
 def test_leave_running_then_restore_after_delete(runtime, bundle, tmp_path):
     """--leave-running keeps the container; after its delete, the same id is
-    restored from the images."""
+    restored from the images. The CRIU configuration file that the
+    annotation org.criu.config names is used (it renames the log)."""
+    conf = tmp_path / "criu.conf"
+    conf.write_text("log-file=custom.log\n")
+    bundle.config["annotations"] = {"org.criu.config": str(conf)}
     bundle.set_args("sh", "-c", COUNTER)
     pid = run_detached(runtime, bundle, "ct-lr")
     before = counter(runtime, "ct-lr")
     ok(runtime, "checkpoint", "--leave-running", "--image-path", str(tmp_path / "img"),
        "--work-path", str(tmp_path / "work"), "ct-lr")
-    assert (tmp_path / "work" / "dump.log").exists()
+    assert (tmp_path / "work" / "custom.log").exists()
+    assert not (tmp_path / "work" / "dump.log").exists()
     st = runtime.state("ct-lr")
     assert st["status"] == "running" and st["pid"] == pid
     assert counter(runtime, "ct-lr") >= before
@@ -165,10 +170,12 @@ def test_external_netns_and_tcp_established(runtime, bundle, tmp_path):
         for ns in bundle.config["linux"]["namespaces"]:
             if ns["type"] == "network":
                 ns["path"] = "/run/netns/ckptns"
-        # a server that echoes what it gets into /dev/shm/got, and a client
-        # connected to it whose input comes from a fifo it holds open
+        # a server that writes what it gets into /dev/shm/got, a client
+        # connected to it whose input is a fifo the shell holds open, and a
+        # listener nobody has connected to yet
         bundle.set_args("sh", "-c", "mkfifo /dev/shm/in; "
-                        "nc -l -p 7000 > /dev/shm/got & sleep 1; "
+                        "(sleep 100000 | nc -l -p 7000 > /dev/shm/got &); "
+                        "(sleep 100000 | nc -l -p 7001 > /dev/shm/got2 &); sleep 1; "
                         "(nc 127.0.0.1 7000 < /dev/shm/in &); exec 3>/dev/shm/in; "
                         "echo 1 > /dev/shm/n; while :; do sleep 1; done")
         run_detached(runtime, bundle, "ct-net")
@@ -187,6 +194,13 @@ def test_external_netns_and_tcp_established(runtime, bundle, tmp_path):
         deadline = time.monotonic() + 60
         while "through" not in runtime("exec", "ct-net2", "cat", "/dev/shm/got").out:
             assert time.monotonic() < deadline, "the connection did not survive"
+            time.sleep(1)
+        # and the listener takes a new connection
+        ok(runtime, "exec", "ct-net2", "sh", "-c",
+           "(echo new | nc 127.0.0.1 7001 >/dev/null 2>&1 &)")
+        deadline = time.monotonic() + 60
+        while "new" not in runtime("exec", "ct-net2", "cat", "/dev/shm/got2").out:
+            assert time.monotonic() < deadline, "the listener did not survive"
             time.sleep(1)
         ok(runtime, "delete", "-f", "ct-net2")
     finally:
