@@ -304,6 +304,10 @@ static void container_main(const struct plan *p, int fifo_fd)
 	trace("init: root filesystem ready");
 	setup_terminal(p, !plan_has(p, R_EXEC) && !plan_has(p, R_DEBUG), 1);
 	remount_readonly(p); /* after /dev/console, as runc */
+	/* As runc: the process leads a session of its own, terminal or not (CRIU
+	 * refuses to dump a tree whose session leader is outside the container). */
+	if (!plan_has(p, R_CONSOLE) && !plan_has(p, R_DEBUG) && setsid() < 0)
+		fail_errno(errno, "setsid");
 	apply_process(p, &path);
 	trace("init: process attributes applied, %s found", path);
 	send_msg(MSG_READY, NULL, 0);

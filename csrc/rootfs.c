@@ -23,6 +23,8 @@
 #include "init.h"
 #include "plan.h"
 
+static void reopen_dev_null(void);
+
 static int root_fd = -1;
 static const char *rootfs;
 
@@ -633,9 +635,27 @@ void setup_rootfs(const struct plan *p)
 	trace("init: %s done", plan_has(p, R_NO_PIVOT) ? "MS_MOVE + chroot" : "pivot_root");
 	close(root_fd);
 	finish_rootfs(p);
+	reopen_dev_null();
 	trace("init: masked and read-only paths, sysctls");
 	if (root_propagation && mount(NULL, "/", NULL, root_propagation, NULL) < 0)
 		fail_errno(errno, "setting rootfsPropagation of /");
+}
+
+/* As runc: stdio that is the host's /dev/null becomes the container's own
+ * (a host file the process holds would tie it to the host's mounts: CRIU
+ * cannot dump it). Without a usable /dev/null in the container, stdio stays. */
+static void reopen_dev_null(void)
+{
+	struct stat null_st, st;
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (null < 0)
+		return;
+	if (fstat(null, &null_st) == 0 && S_ISCHR(null_st.st_mode))
+		for (int fd = 0; fd < 3; fd++)
+			if (fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) &&
+			    st.st_rdev == null_st.st_rdev && dup3(null, fd, 0) < 0)
+				fail_errno(errno, "reopening /dev/null as fd %d", fd);
+	close(null);
 }
 
 /* After pivot_root: sysctls, masked and read-only paths, read-only root. */

@@ -45,6 +45,16 @@ COMMANDS = {
     "ps": {"format": True},
     "check": {"format": True},
     "events": {"stats": False, "interval": True},
+    "checkpoint": {"image-path": True, "work-path": True, "parent-path": True,
+                   "leave-running": False, "tcp-established": False, "ext-unix-sk": False,
+                   "shell-job": False, "lazy-pages": False, "status-fd": True,
+                   "page-server": True, "file-locks": False, "pre-dump": False,
+                   "manage-cgroups-mode": True, "empty-ns": MULTI, "auto-dedup": False},
+    "restore": {"console-socket": True, "bundle": True, "detach": False, "pid-file": True,
+                "no-subreaper": False, "no-pivot": False, "image-path": True,
+                "work-path": True, "tcp-established": False, "ext-unix-sk": False,
+                "shell-job": False, "file-locks": False, "manage-cgroups-mode": True,
+                "empty-ns": MULTI, "auto-dedup": False, "lazy-pages": False},
 }
 for _spec in COMMANDS.values():
     _spec["help"] = False
@@ -52,6 +62,7 @@ for _spec in COMMANDS.values():
 SHORT = {"create": {"b": "bundle"}, "run": {"b": "bundle", "d": "detach"},
          "delete": {"f": "force"}, "kill": {"a": "all"}, "list": {"f": "format", "q": "quiet"},
          "ps": {"f": "format"}, "spec": {"b": "bundle"}, "update": {"r": "resources"},
+         "restore": {"b": "bundle", "d": "detach"},
          "exec": {"e": "env", "t": "tty", "u": "user", "g": "additional-gids", "p": "process",
                   "d": "detach", "c": "cap"},
          "": {"v": "version", "h": "help"}}
@@ -59,7 +70,8 @@ SHORT = {"create": {"b": "bundle"}, "run": {"b": "bundle", "d": "detach"},
 ARGS = {"create": (1, 1), "run": (1, 1), "start": (1, 1), "state": (1, 1), "kill": (1, 2),
         "delete": (1, 1), "list": (0, 0), "spec": (0, 0), "features": (0, 0),
         "exec": (1, None), "debug": (0, None), "update": (1, 1), "pause": (1, 1),
-        "resume": (1, 1), "ps": (1, None), "events": (1, 1), "check": (0, 1)}
+        "resume": (1, 1), "ps": (1, None), "events": (1, 1), "check": (0, 1),
+        "checkpoint": (1, 1), "restore": (1, 1)}
 
 
 class UsageError(PyruncError):
@@ -205,10 +217,6 @@ def _main(args: list[str]) -> int:
     root = gflags.get("root") or DEFAULT_ROOT
     cargs = rest[1:]
     if cmd not in COMMANDS:
-        if cmd in ("checkpoint", "restore"):  # (runc's; listed in the help)
-            if "-h" in cargs or "--help" in cargs:
-                return _help([cmd])
-            raise PyruncError(f"{cmd} is not supported yet")
         raise UsageError(f"No help topic for '{cmd}'")
     if not gflags.get("root") and cmd not in ("spec", "features", "check") and (
             os.geteuid() != 0 or "XDG_RUNTIME_DIR" in os.environ):
@@ -513,12 +521,29 @@ def cmd_debug(root: str, flags: dict, pos: list[str]) -> int:
                  tty=flags.get("tty"), ignore_paused=bool(flags.get("ignore-paused")))
 
 
+def cmd_checkpoint(root: str, flags: dict, pos: list[str]) -> int:
+    from .checkpoint import checkpoint
+
+    checkpoint(root, pos[0], flags)
+    return 0
+
+
+def cmd_restore(root: str, flags: dict, pos: list[str]) -> int:
+    from .checkpoint import restore
+
+    if not flags.get("no-subreaper") and not flags.get("detach"):
+        import prctl  # noqa: F401  (python-prctl; only for the subreaper bit)
+
+        prctl.set_child_subreaper(1)
+    return restore(root, pos[0], flags.get("bundle") or ".", flags)
+
+
 COMMAND_FUNCS = {
     "create": cmd_create, "run": cmd_run, "start": cmd_start, "state": cmd_state,
     "kill": cmd_kill, "delete": cmd_delete, "list": cmd_list, "spec": cmd_spec,
     "features": cmd_features, "exec": cmd_exec, "debug": cmd_debug, "update": cmd_update,
     "pause": cmd_pause, "resume": cmd_resume, "ps": cmd_ps, "events": cmd_events,
-    "check": cmd_check,
+    "check": cmd_check, "checkpoint": cmd_checkpoint, "restore": cmd_restore,
 }
 
 

@@ -1,6 +1,6 @@
 """`pyrunc features`: what this build implements, truthfully."""
 
-from . import OCI_VERSION
+from . import OCI_VERSION, criu
 from .linux import seccomp
 from .linux.attrs import MPOL_FLAGS, MPOL_MODES
 from .linux.capabilities import CAPABILITIES, last_cap
@@ -31,5 +31,7 @@ def features() -> dict:
             "mountExtensions": {"idmap": {"enabled": True}},
             "netDevices": {"enabled": True},
         },
-        "annotations": {"io.github.pyrunc.version": __import__("pyrunc").__version__},
+        "annotations": {"io.github.pyrunc.version": __import__("pyrunc").__version__,
+                        # (runc: org.opencontainers.runc.checkpoint.enabled)
+                        "io.github.pyrunc.checkpoint.enabled": str(criu.available()).lower()},
     }
