@@ -34,7 +34,8 @@ DIFFERENCES = {
     "spec-version": "`ociVersion` is 1.3.0 (the runtime-spec pyrunc implements), runc says "
                     "1.0.2-dev, in state, list, spec and features",
     "features": "`features` tells what pyrunc implements: more (time namespace, idmap "
-                "mounts, netDevices, memoryPolicy), no AppArmor or SELinux, no user systemd",
+                "mounts, netDevices, memoryPolicy, checkpoint), AppArmor and SELinux as "
+                "supported (applied where the host has them), no user systemd",
     "error-line": "an error is one line `pyrunc: MESSAGE` on stderr (runc: a logrus line, "
                   "`time=... level=error msg=...`, or with --log the bare message); the --log "
                   "file has runc's lines, in its text or JSON format",
@@ -48,6 +49,23 @@ DIFFERENCES = {
     "execvp-path": "a program name without a slash is looked up as execvp does (the "
                    "runtime-spec's words): with no PATH in the process's env, in /bin and "
                    "/usr/bin; runc fails with `executable file not found in $PATH`",
+    "no-mount-ns": "a config without a mount namespace is refused (`a mount namespace is "
+                   "required`) (runc: makes the container's mounts in the caller's namespace, "
+                   "leaves them there after the container is gone, and makes the caller's `/` a "
+                   "recursive slave): the host's mounts must stay as they were",
+    "poststart-status": "poststart hooks get the started process's pid and status `running` (runc:"
+                        " status `created`): the runtime-spec's lifecycle: poststart runs after "
+                        "the process started",
+    "start-hook-failure": "`start` reports a failed startContainer hook (exit 1) (runc: `start` "
+                          "exits 0 and the container dies): a caller must learn that its container"
+                          " did not start",
+    "rootless-gids": "rootless with subordinate ranges (newuidmap/newgidmap): setgroups stays "
+                     "allowed, so `additionalGids` work (runc: refuses `additionalGids` when "
+                     "rootless): the kernel allows it with a mapping written by newgidmap",
+    "rootless-mounts": "rootless: sysfs without a network namespace of its own, and proc in the "
+                       "host's pid namespace, are bound from the host (as runc 1.2) (runc: fails "
+                       "with EPERM): what a user namespace allows; runc 1.2 does the same for "
+                       "sysfs",
 }
 
 _LOGRUS = re.compile(r'^time="[^"]*" level=(\w+) msg=("(?:[^"\\]|\\.)*"|\S*)(.*)$')
