@@ -34,6 +34,23 @@ class Manager:
 
     # -- making, joining, removing -------------------------------------------------
 
+    def check_existing(self) -> None:
+        """Before anything is made (runc's factory Create): a cgroup that exists
+        already and is frozen is refused, or the container's init would hang in
+        it. Any frozen freezer counts: v1 freezer.state, v2 cgroup.freeze or
+        frozen through an ancestor (cgroup.events)."""
+        from ..errors import PyruncError
+        from . import v1, v2
+        from .common import Cgroup, read
+
+        cg = Cgroup(self.paths)
+        frozen = "freezer" in cg.v1 and v1.is_frozen(cg.v1["freezer"])
+        if cg.unified and not frozen:
+            frozen = v2.is_frozen(cg.unified) or "frozen 1" in (
+                read(cg.unified, "cgroup.events") or "").splitlines()
+        if frozen:
+            raise PyruncError("container's cgroup unexpectedly frozen")
+
     def self_join(self, joins_cgroupns: bool) -> tuple[list[str], str | None, dict[str, str]]:
         """What the init's stage 1 joins by itself, and the rest, for `join`
         (host.self_join)."""

@@ -1,0 +1,125 @@
+"""cgroup parity with runc 1.1.5 (issue 15): each scenario runs the same
+bundle through runc and through pyrunc (each with a private --root) and
+expects what runc does. Cgroups made by hand live under a unique absolute
+cgroupsPath per test and runtime, and are removed afterwards."""
+
+import os
+import shutil
+import uuid
+
+import pytest
+from helpers import Runtime, Snapshot, reap_children
+
+pytestmark = pytest.mark.parity
+
+RUNC = shutil.which("runc") or "/usr/sbin/runc"
+RUNTIMES = ("runc", "pyrunc")
+
+
+def _mounted() -> dict[str, str]:
+    """{controller or "unified": mountpoint} of the host's cgroup hierarchies."""
+    out = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            fs = right.split()
+            if fs and fs[0] == "cgroup2":
+                out.setdefault("unified", left.split()[4])
+            elif fs and fs[0] == "cgroup":
+                for opt in fs[2].split(","):
+                    out.setdefault(opt, left.split()[4])
+    return out
+
+
+MOUNTED = _mounted()
+V1 = "memory" in MOUNTED  # a v1 or hybrid host
+need_v1 = pytest.mark.skipif(not V1, reason="needs cgroup v1 controllers (v1 or hybrid host)")
+
+
+class HandMade:
+    """cgroup directories made by hand (as an admin or another tool would),
+    under a unique top-level name; removed deepest first at the end."""
+
+    def __init__(self) -> None:
+        self.top = f"pyrunc-parity-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.dirs: list[str] = []
+
+    def path(self, *parts: str) -> str:
+        """The absolute cgroupsPath /TOP/parts..."""
+        return "/" + "/".join((self.top, *parts))
+
+    def make(self, ctrl: str, *parts: str) -> str:
+        """mkdir -p of /TOP/parts in the hierarchy of `ctrl`; returns the deepest."""
+        d = MOUNTED[ctrl]
+        for p in (self.top, *parts):
+            d = os.path.join(d, p)
+            if not os.path.isdir(d):
+                os.mkdir(d)
+                self.dirs.append(d)
+        return d
+
+    def cleanup(self) -> list[str]:
+        """Thaw and remove what was made by hand, then whatever a runtime left
+        under the name (runc leaves the parents it made); return the latter."""
+        mine = sorted(self.dirs, key=lambda p: p.count("/"), reverse=True)
+        for d in mine:
+            for name, thawed in (("freezer.state", "THAWED"), ("cgroup.freeze", "0")):
+                f = os.path.join(d, name)
+                if os.path.exists(f):  # a frozen cgroup's processes cannot die
+                    with open(f, "w") as fh:
+                        fh.write(thawed)
+        left = []
+        for m in set(MOUNTED.values()):
+            walk = list(os.walk(os.path.join(m, self.top)))
+            for dirpath, _, _ in sorted(walk, key=lambda w: -w[0].count("/")):
+                if dirpath not in self.dirs:
+                    left.append(dirpath)
+                os.rmdir(dirpath)
+        return left
+
+
+@pytest.fixture(params=RUNTIMES)
+def rt(request, tmp_path):
+    """runc or pyrunc, with a private --root, a force delete of every container
+    afterwards, and a leak check of the host."""
+    if request.param == "runc" and not os.access(RUNC, os.X_OK):
+        pytest.skip(f"runc is not installed ({RUNC})")
+    from conftest import pyrunc_cmd
+
+    cmd = [RUNC] if request.param == "runc" else pyrunc_cmd()
+    before = Snapshot.take()
+    hand = HandMade()
+    r = Runtime(cmd, str(tmp_path / f"{request.param}-state"))
+    r.name, r.hand = request.param, hand
+    yield r
+    r.cleanup()
+    reap_children()
+    left = hand.cleanup()
+    assert r.name == "runc" or not left, f"{r.name} left cgroups: {left}"
+    leaks = Snapshot.take().leaks_since(before, (*sorted(r.ids), str(tmp_path), hand.top))
+    assert not leaks, f"{r.name} left behind: {leaks}"
+
+
+def _nothing_left(rt) -> None:
+    """No state entry, and no cgroup under the test's name but those made by hand."""
+    left = os.listdir(rt.root) if os.path.isdir(rt.root) else []
+    assert not left, f"{rt.name} left state: {left}"
+    for m in set(MOUNTED.values()):
+        for dirpath, _, _ in os.walk(os.path.join(m, rt.hand.top)):
+            assert dirpath in rt.hand.dirs, f"{rt.name} made cgroup {dirpath}"
+
+
+@need_v1
+@pytest.mark.skipif("freezer" not in MOUNTED, reason="no v1 freezer hierarchy")
+def test_frozen_cgroup_v1(rt, bundle):
+    """A frozen freezer cgroup made beforehand: fail at once, leave nothing."""
+    d = rt.hand.make("freezer", "a")
+    with open(os.path.join(d, "freezer.state"), "w") as f:
+        f.write("FROZEN")
+    bundle.config["linux"]["cgroupsPath"] = rt.hand.path("a")
+    bundle.write()
+    p = rt("run", "-d", "-b", str(bundle), "ct-frozen", timeout=20)
+    assert p.returncode == 1, f"{rt.name}: {p.returncode} {p.err}"
+    assert "container's cgroup unexpectedly frozen" in p.err, p.err
+    assert rt("state", "ct-frozen").returncode != 0
+    _nothing_left(rt)
