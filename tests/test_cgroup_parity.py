@@ -123,3 +123,26 @@ def test_frozen_cgroup_v1(rt, bundle):
     assert "container's cgroup unexpectedly frozen" in p.err, p.err
     assert rt("state", "ct-frozen").returncode != 0
     _nothing_left(rt)
+
+
+@need_v1
+@pytest.mark.skipif("cpuset" not in MOUNTED, reason="no v1 cpuset hierarchy")
+def test_cpuset_parents_made_by_hand(rt, bundle):
+    """Parents with empty cpuset.cpus/mems: every empty level is filled from
+    the nearest ancestor, and the container runs."""
+    top = rt.hand.make("cpuset", "a")
+    parent = os.path.dirname(top)
+    for d in (parent, top):
+        with open(os.path.join(d, "cpuset.cpus")) as f:
+            assert f.read().strip() == ""  # (a new v1 cpuset cgroup starts empty)
+    bundle.config["linux"]["cgroupsPath"] = rt.hand.path("a", "b")
+    bundle.set_args("true")
+    p = rt("run", "-b", str(bundle), "ct-cpuset")
+    assert p.returncode == 0, f"{rt.name}: {p.err}"
+    root = MOUNTED["cpuset"]
+    for name in ("cpuset.cpus", "cpuset.mems"):
+        with open(os.path.join(root, name)) as f:
+            want = f.read().strip()
+        for d in (parent, top):
+            with open(os.path.join(d, name)) as f:
+                assert f.read().strip() == want, f"{rt.name}: {d}/{name}"
