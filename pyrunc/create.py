@@ -45,7 +45,7 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
                           "($.process.terminal is true)")
     linux = config.get("linux", {})
     cg = manager.new(cid, linux, systemd_cgroup)
-    cg.check_existing()  # (as runc, before the state entry: a frozen cgroup is refused)
+    cg.check_existing()  # (as runc, before the state entry: warns if not empty, refuses frozen)
     paths = cg.paths
     hierarchies = {h.name or "unified": h for h in cgroups.hierarchies()}
     tasks, into, later = cg.self_join(any(  # (systemd: pyrunc moves stage 1 into the scope)

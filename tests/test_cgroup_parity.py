@@ -3,6 +3,7 @@ bundle through runc and through pyrunc (each with a private --root) and
 expects what runc does. Cgroups made by hand live under a unique absolute
 cgroupsPath per test and runtime, and are removed afterwards."""
 
+import json
 import os
 import shutil
 import uuid
@@ -146,3 +147,26 @@ def test_cpuset_parents_made_by_hand(rt, bundle):
         for d in (parent, top):
             with open(os.path.join(d, name)) as f:
                 assert f.read().strip() == want, f"{rt.name}: {d}/{name}"
+
+
+def test_non_empty_cgroup_warns(rt, bundle):
+    """Two containers in one cgroupsPath: the second starts, with runc's warnings."""
+    bundle.config["linux"]["cgroupsPath"] = rt.hand.path("shared")
+    bundle.set_args("sleep", "60")
+    rt("run", "-d", "-b", str(bundle), "ct-first", check=True)
+    p = rt("run", "-d", "-b", str(bundle), "ct-second")
+    assert p.returncode == 0, f"{rt.name}: {p.err}"
+    lines = p.err.splitlines()
+    for msg in ("container's cgroup is not empty: 1 process(es) found",
+                "DEPRECATED: running container in a non-empty cgroup won't be supported in "
+                "runc 1.2; https://github.com/opencontainers/runc/issues/3132"):
+        assert any(msg in line and "level=warning" in line for line in lines), \
+            f"{rt.name}: {p.err}"
+    assert rt.state("ct-second")["status"] == "running"
+    log = os.path.join(os.path.dirname(rt.root), f"{rt.name}.log")
+    p = rt("--log", log, "--log-format", "json", "run", "-d", "-b", str(bundle), "ct-third")
+    assert p.returncode == 0, f"{rt.name}: {p.err}"
+    with open(log) as f:
+        entries = [json.loads(line) for line in f]
+    assert {"level": "warning", "msg": "container's cgroup is not empty: 2 process(es) found"
+            } in [{k: e[k] for k in ("level", "msg")} for e in entries], entries

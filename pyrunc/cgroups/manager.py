@@ -36,13 +36,20 @@ class Manager:
 
     def check_existing(self) -> None:
         """Before anything is made (runc's factory Create): a cgroup that exists
-        already and is frozen is refused, or the container's init would hang in
-        it. Any frozen freezer counts: v1 freezer.state, v2 cgroup.freeze or
-        frozen through an ancestor (cgroup.events)."""
+        already and has processes is used, with runc 1.1.5's warnings; a frozen
+        one is refused, or the container's init would hang in it. Any frozen
+        freezer counts: v1 freezer.state, v2 cgroup.freeze or frozen through an
+        ancestor (cgroup.events)."""
         from ..errors import PyruncError
+        from ..util.log import warning
         from . import v1, v2
         from .common import Cgroup, read
 
+        n = len(self.pids())
+        if n:
+            warning(f"container's cgroup is not empty: {n} process(es) found")
+            warning("DEPRECATED: running container in a non-empty cgroup won't be supported "
+                    "in runc 1.2; https://github.com/opencontainers/runc/issues/3132")
         cg = Cgroup(self.paths)
         frozen = "freezer" in cg.v1 and v1.is_frozen(cg.v1["freezer"])
         if cg.unified and not frozen:
