@@ -170,3 +170,19 @@ def test_non_empty_cgroup_warns(rt, bundle):
         entries = [json.loads(line) for line in f]
     assert {"level": "warning", "msg": "container's cgroup is not empty: 2 process(es) found"
             } in [{k: e[k] for k in ("level", "msg")} for e in entries], entries
+
+
+@need_v1
+def test_unified_on_v1_refused(rt, bundle):
+    """linux.resources.unified on a v1 or hybrid host: refused up front."""
+    bundle.config["linux"]["cgroupsPath"] = rt.hand.path("unified")
+    bundle.config["linux"]["resources"]["unified"] = {"pids.max": "10"}
+    bundle.write()
+    p = rt("run", "-b", str(bundle), "ct-unified")
+    assert p.returncode == 1, f"{rt.name}: {p.err}"
+    assert "invalid configuration: cannot use unified on cgroup v1" in p.err, p.err
+    if rt.name == "pyrunc":  # (its JSON path too, as every config error; `check` says it)
+        assert "$.linux.resources.unified" in p.err
+        chk = rt("check", str(bundle))
+        assert chk.returncode != 0 and "cannot use unified on cgroup v1" in chk.out + chk.err
+    _nothing_left(rt)

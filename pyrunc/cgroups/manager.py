@@ -241,7 +241,16 @@ class Manager:
 def new(cid: str, linux: dict, systemd_cgroup: bool = False,
         ownership: str = FULL) -> Manager:
     """The manager of a new container, from its config's `linux` object:
-    linux.cgroupsPath (or the id) under pyrunc's cgroup, or a systemd scope."""
+    linux.cgroupsPath (or the id) under pyrunc's cgroup, or a systemd scope.
+    linux.resources.unified is refused unless the host is pure cgroup v2."""
+    if (linux.get("resources") or {}).get("unified"):
+        from .host import hierarchies, mode
+
+        if mode(hierarchies()) != "v2":  # (as runc: v1 or hybrid, refused up front)
+            from ..errors import ConfigError
+
+            raise ConfigError("$.linux.resources.unified",
+                              "invalid configuration: cannot use unified on cgroup v1")
     if systemd_cgroup:
         from . import systemd
 
