@@ -45,7 +45,6 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
                           "($.process.terminal is true)")
     linux = config.get("linux", {})
     cg = manager.new(cid, linux, systemd_cgroup)
-    cg.check_existing()  # (as runc, before the state entry: warns if not empty, refuses frozen)
     paths = cg.paths
     hierarchies = {h.name or "unified": h for h in cgroups.hierarchies()}
     tasks, into, later = cg.self_join(any(  # (systemd: pyrunc moves stage 1 into the scope)
@@ -102,6 +101,7 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, cg: man
     hooks_started: list[bool] = []
     all_hooks = config.get("hooks", {})
     try:
+        cg.check_existing()  # (as runc, once the id is free: warns if not empty, refuses frozen)
         crash_point("claimed")
         c.data = {
             "ociVersion": config["ociVersion"], "id": cid, "status": "creating", "pid": 0,
