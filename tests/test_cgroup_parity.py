@@ -186,3 +186,41 @@ def test_unified_on_v1_refused(rt, bundle):
         chk = rt("check", str(bundle))
         assert chk.returncode != 0 and "cannot use unified on cgroup v1" in chk.out + chk.err
     _nothing_left(rt)
+
+
+def _device_rule(bundle, allow: bool, access: str) -> None:
+    """Deny (or allow) all, then the opposite for /dev/fuse (c 10:229)."""
+    bundle.config["linux"]["resources"]["devices"] = [
+        {"allow": not allow, "access": "rwm"},
+        {"allow": allow, "type": "c", "major": 10, "minor": 229, "access": access}]
+    bundle.write()
+
+
+@pytest.mark.parametrize("access,kept", [("rwmx", "rwm"), ("rx", "r"), ("mxw", "wm")])
+def test_device_access_other_letters_ignored(rt, bundle, access, kept):
+    """Letters other than r, w and m are ignored: the rule keeps the others."""
+    _device_rule(bundle, True, access)
+    bundle.set_args("sh", "-c", "cat /sys/fs/cgroup/devices/devices.list 2>/dev/null; true")
+    p = rt("run", "-b", str(bundle), "ct-dev")
+    assert p.returncode == 0, f"{rt.name}: {p.err}"
+    if "devices" in MOUNTED:
+        assert f"c 10:229 {kept}" in p.out.splitlines(), f"{rt.name}: {p.out}"
+
+
+def test_device_access_deny_x_alone(rt, bundle):
+    """A deny rule of "x" alone denies nothing, and the container runs."""
+    _device_rule(bundle, False, "x")
+    p = rt("run", "-b", str(bundle), "ct-dev")
+    assert p.returncode == 0, f"{rt.name}: {p.err}"
+
+
+@pytest.mark.parametrize("allow,access", [(True, ""), (False, ""), (True, "x")])
+def test_device_access_refused(rt, bundle, allow, access):
+    """An empty access is refused, and so is an allow rule that allows nothing
+    (runc: at container init); nothing is left."""
+    _device_rule(bundle, allow, access)
+    p = rt("run", "-b", str(bundle), "ct-dev")
+    assert p.returncode == 1, f"{rt.name}: {p.err}"
+    if access == "":
+        assert "cannot be empty" in p.err, p.err
+    assert rt("state", "ct-dev").returncode != 0
