@@ -56,7 +56,9 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
             notify.setup_spec(config, os.path.join(root, cid))
 
     def cgroup_mounts(dest: str, flags: int, where: str) -> list[bytes]:
-        sources = [(hierarchies[n].dirname, p) for n, p in paths.items()]
+        # (a hybrid host: the v1 hierarchies only, as runc 1.1.5; no .../unified)
+        sources = [(hierarchies[n].dirname, p) for n, p in paths.items()
+                   if n != "unified" or cgroups.pure_v2(paths)]
         return plan.cgroup_bind_records(sources, dest, flags, where)
 
     console_fd = -1

@@ -188,6 +188,17 @@ def test_unified_on_v1_refused(rt, bundle):
     _nothing_left(rt)
 
 
+@pytest.mark.skipif(not (V1 and "unified" in MOUNTED), reason="needs a hybrid host")
+def test_hybrid_cgroup_mount(rt, bundle):
+    """A hybrid host: the container's /sys/fs/cgroup has the v1 hierarchies
+    only (runc 1.1.5 mounts no unified/ there)."""
+    bundle.set_args("sh", "-c", "ls /sys/fs/cgroup; grep -c ' cgroup2 ' /proc/self/mounts")
+    p = rt("run", "-b", str(bundle), "ct-mounts")
+    assert p.returncode == 1, f"{rt.name}: {p.err}"  # (grep -c found no cgroup2 mount)
+    names = p.out.split()
+    assert names[-1] == "0" and "unified" not in names and "memory" in names, p.out
+
+
 def _device_rule(bundle, allow: bool, access: str) -> None:
     """Deny (or allow) all, then the opposite for /dev/fuse (c 10:229)."""
     bundle.config["linux"]["resources"]["devices"] = [
