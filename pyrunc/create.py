@@ -64,7 +64,9 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
             notify.setup_spec(config, os.path.join(root, cid))
 
     def cgroup_mounts(dest: str, flags: int, where: str) -> list[bytes]:
-        sources = [(hierarchies[n].dirname, p) for n, p in mounted.items()]
+        # (a hybrid host: the v1 hierarchies only, as runc 1.1.5; no .../unified)
+        sources = [(hierarchies[n].dirname, p) for n, p in mounted.items()
+                   if n != "unified" or cgroups.pure_v2(mounted)]
         return plan.cgroup_bind_records(sources, dest, flags, where)
 
     console_fd = -1
@@ -110,6 +112,7 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, cg: man
     hooks_started: list[bool] = []
     all_hooks = config.get("hooks", {})
     try:
+        cg.check_existing()  # (as runc, once the id is free: warns if not empty, refuses frozen)
         crash_point("claimed")
         c.data = {
             "ociVersion": config["ociVersion"], "id": cid, "status": "creating", "pid": 0,

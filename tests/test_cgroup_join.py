@@ -93,26 +93,26 @@ def test_joined_cgroup_namespace(runtime, bundle, tmp_path, rootfs_template):
 
 
 @pytest.mark.skipif(not os.path.isdir("/sys/fs/cgroup/cpuset"), reason="no v1 cpuset")
-def test_failed_join_is_one_line_and_leaves_nothing(runtime, bundle):
-    """An existing v1 cpuset cgroup without cpus refuses the init (ENOSPC):
-    the error names the tasks file, and nothing is left behind."""
+def test_existing_empty_cpuset_is_filled(runtime, bundle):
+    """An existing v1 cpuset cgroup without cpus or mems (made by hand) no
+    longer refuses the init (ENOSPC): as runc, its empty files are filled from
+    its parent's; and pyrunc removes only what it made."""
     name = f"pyrunc-test-nocpus-{os.getpid()}"
     empty = f"/sys/fs/cgroup/cpuset/{name}"
     os.mkdir(empty)
     try:
         bundle.config["linux"]["cgroupsPath"] = f"/{name}"
         bundle.write()
-        r = runtime("create", "-b", str(bundle), "ct-nocpus")
-        assert r.returncode == 1
-        err = r.err
-        assert err.count("\n") == 1 and "Traceback" not in err, err
-        assert f"joining cgroup {empty}/tasks: No space left on device" in err, err
-        assert not os.path.exists(os.path.join(runtime.root, "ct-nocpus"))
+        runtime("create", "-b", str(bundle), "ct-nocpus", check=True)
+        pid = runtime.state("ct-nocpus")["pid"]
         with open(os.path.join(empty, "tasks")) as f:
-            assert f.read() == ""
-        # the directories pyrunc made in the other hierarchies are gone
-        made = [d for d in _dirs_named(name) if d != empty]
-        assert not made, made
+            assert str(pid) in f.read().split()
+        for fn in ("cpuset.cpus", "cpuset.mems"):
+            with open(os.path.join(empty, fn)) as f, \
+                    open(os.path.join("/sys/fs/cgroup/cpuset", fn)) as root:
+                assert f.read() == root.read()
+        runtime("delete", "--force", "ct-nocpus", check=True)
+        assert _dirs_named(name) == [empty]  # (not made by pyrunc: kept)
     finally:
         for d in _dirs_named(name):
             os.rmdir(d)

@@ -152,9 +152,14 @@ def test_cpuset_copied_from_parent(tmp_path):
     # the kernel makes these files empty in a new cgroup
     (parent / "child" / "cpuset.cpus").write_text("")
     (parent / "child" / "cpuset.mems").write_text("")
-    cgroups._init_cpuset(str(parent / "child"))
+    (parent / "child" / "own").mkdir()  # a level that has its own cpus: kept
+    (parent / "child" / "own" / "cpuset.cpus").write_text("1\n")
+    (parent / "child" / "own" / "cpuset.mems").write_text("")
+    cgroups._fill_cpusets(str(parent / "child" / "own"))
     assert (parent / "child" / "cpuset.cpus").read_text() == "0-1"
     assert (parent / "child" / "cpuset.mems").read_text() == "0"
+    assert (parent / "child" / "own" / "cpuset.cpus").read_text() == "1\n"
+    assert (parent / "child" / "own" / "cpuset.mems").read_text() == "0"
 
 
 def test_cgroups_path_forms():

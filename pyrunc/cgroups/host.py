@@ -146,21 +146,39 @@ def create(paths: dict[str, str]) -> list[str]:
             except OSError as e:
                 raise PyruncError(f"creating cgroup {d}: {e.strerror}") from None
             made.append(d)
-            if "cpuset" in name.split(","):
-                _init_cpuset(d)
+        if "cpuset" in name.split(","):
+            try:
+                _fill_cpusets(path)
+            except BaseException:
+                remove(made)
+                raise
     return made
 
 
-def _init_cpuset(path: str) -> None:
-    """A new v1 cpuset cgroup starts empty: copy cpus and mems from the parent."""
-    for f in ("cpuset.cpus", "cpuset.mems"):
-        target = os.path.join(path, f)
-        if not os.path.exists(target):
-            continue
-        with open(os.path.join(os.path.dirname(path), f)) as src:
-            value = src.read().strip()
-        with open(target, "w") as dst:
-            dst.write(value)
+def _fill_cpusets(path: str) -> None:
+    """A v1 cpuset cgroup starts with empty cpus and mems, and no task can join
+    it: as runc, every level from the hierarchy's root down to `path` (those
+    made by hand too) that is empty gets its parent's."""
+    chain = []
+    p = path
+    while os.path.exists(os.path.join(os.path.dirname(p), "cpuset.cpus")):
+        chain.append(p)
+        p = os.path.dirname(p)
+    for d in reversed(chain):
+        for f in ("cpuset.cpus", "cpuset.mems"):
+            target = os.path.join(d, f)
+            try:
+                with open(target) as cur:
+                    if cur.read().strip():
+                        continue
+                with open(os.path.join(os.path.dirname(d), f)) as src:
+                    value = src.read().strip()
+                with open(target, "w") as dst:
+                    dst.write(value)
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                raise PyruncError(f"filling cgroup {target}: {e.strerror}") from None
 
 
 def join(paths: dict[str, str], pid: int) -> None:

@@ -44,6 +44,30 @@ class Manager:
 
     # -- making, joining, removing -------------------------------------------------
 
+    def check_existing(self) -> None:
+        """Before anything is made (runc's factory Create): a cgroup that exists
+        already and has processes is used, with runc 1.1.5's warnings; a frozen
+        one is refused, or the container's init would hang in it. Any frozen
+        freezer counts: v1 freezer.state, v2 cgroup.freeze or frozen through an
+        ancestor (cgroup.events)."""
+        from ..errors import PyruncError
+        from ..util.log import warning
+        from . import v1, v2
+        from .common import Cgroup, read
+
+        n = len(self.pids())
+        if n:
+            warning(f"container's cgroup is not empty: {n} process(es) found")
+            warning("DEPRECATED: running container in a non-empty cgroup won't be supported "
+                    "in runc 1.2; https://github.com/opencontainers/runc/issues/3132")
+        cg = Cgroup(self.paths)
+        frozen = "freezer" in cg.v1 and v1.is_frozen(cg.v1["freezer"])
+        if cg.unified and not frozen:
+            frozen = v2.is_frozen(cg.unified) or "frozen 1" in (
+                read(cg.unified, "cgroup.events") or "").splitlines()
+        if frozen:
+            raise PyruncError("container's cgroup unexpectedly frozen")
+
     def self_join(self, joins_cgroupns: bool) -> tuple[list[str], str | None, dict[str, str]]:
         """What the init's stage 1 joins by itself, and the rest, for `join`
         (host.self_join)."""
@@ -252,7 +276,8 @@ def new(cid: str, linux: dict, systemd_cgroup: bool = False,
     """The manager of a new container, from its config's `linux` object:
     linux.cgroupsPath (or the id) under pyrunc's cgroup, or a systemd scope.
     A rootless container gets the part its user may write (DELEGATED), or
-    none (NONE), or an error naming the limit that needs one (delegated.py)."""
+    none (NONE), or an error naming the limit that needs one (delegated.py).
+    linux.resources.unified is refused unless the host is pure cgroup v2."""
     ownership = FULL
     if systemd_cgroup and rootless:
         from ..util import fastos as os
@@ -263,6 +288,14 @@ def new(cid: str, linux: dict, systemd_cgroup: bool = False,
             raise PyruncError("--systemd-cgroup: not supported for an unprivileged caller (the "
                               "systemd driver uses the system bus, not a user session): use "
                               "cgroupfs, with a delegated cgroup for limits")
+    if (linux.get("resources") or {}).get("unified"):
+        from .host import hierarchies, mode
+
+        if mode(hierarchies()) != "v2":  # (as runc: v1 or hybrid, refused up front)
+            from ..errors import ConfigError
+
+            raise ConfigError("$.linux.resources.unified",
+                              "invalid configuration: cannot use unified on cgroup v1")
     if systemd_cgroup:
         from . import systemd
 

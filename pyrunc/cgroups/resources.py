@@ -226,8 +226,12 @@ def device_rules(devices: list, nodes: list | None = None
         access = d.get("access") or ""
         if not access:
             raise PyruncError(f"{df}.access: cannot be empty")
-        if set(access) - set("rwm"):
-            raise PyruncError(f"{df}.access: invalid access \"{access}\" (r, w and m)")
+        # as runc: letters other than r, w and m are ignored; a deny of none of
+        # them denies nothing, an allow of none of them is refused
+        kept = "".join(a for a in "rwm" if a in access)
+        if not kept and d.get("allow"):
+            raise PyruncError(f"{df}.access: \"{access}\" allows nothing (none of r, w, m)")
+        access = kept
         major = -1 if d.get("major") is None else int(d["major"])
         minor = -1 if d.get("minor") is None else int(d["minor"])
         out.append((bool(d.get("allow")), t, major, minor, access))

@@ -145,6 +145,8 @@ def devices(d: str, rules: list, n_config: int, f: str) -> None:
     # deny everything, then the rules in order: nothing is inherited
     write(d, "devices.deny", "a", f)
     for i, (allow, t, major, minor, access) in enumerate(rules):
+        if not access:
+            continue  # (a deny of no access: nothing to do)
         where = f"{f}[{i}]" if i < n_config else f"{f} (default rule)"
         write(d, "devices.allow" if allow else "devices.deny",
                rule_text(t, major, minor, access), where)

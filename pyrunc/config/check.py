@@ -721,7 +721,7 @@ def _cgroups(c: Checker, config: dict) -> None:
     """The controllers each used linux.resources field needs, as resources.apply
     looks them up, on this host's hierarchies."""
     from ..cgroups.common import RES, Cgroup
-    from ..cgroups.host import hierarchies
+    from ..cgroups.host import hierarchies, mode
 
     res = _d(_d(config.get("linux")).get("resources"))
     if not res:
@@ -765,8 +765,9 @@ def _cgroups(c: Checker, config: dict) -> None:
     if res.get("rdma"):
         need("rdma", f"{RES}.rdma")
     unified = _d(res.get("unified"))
-    if unified and not cg.unified:
-        c.error(f"{RES}.unified", "cgroup v2 is not mounted on this host")
+    if unified and mode(hierarchies()) != "v2":  # (as runc: create refuses it)
+        c.error(f"{RES}.unified", "invalid configuration: cannot use unified on cgroup v1 "
+                "(this host has cgroup v1 hierarchies)")
     elif unified:
         for key in unified:
             ctrl = key.split(".", 1)[0]

@@ -206,7 +206,6 @@ _FAST_PATTERNS: dict[str, Callable[[str], bool]] = {
     "^(/|[A-Za-z]:[\\\\/]|\\\\\\\\)": _abs_path,
     "^[^\\n]*(?![\\s\\S])": lambda s: "\n" not in s,
     "^MB:[^\\n]*(?![\\s\\S])": lambda s: s.startswith("MB:") and "\n" not in s,
-    "^[rwm]*$": lambda s: {"r", "w", "m"}.issuperset(_chomp(s)),
     "^RLIMIT_[A-Z]+$": _rlimit,
     "^[1-9][0-9]*[KMGTPE]B$": _page_size,
     "^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-(0|[1-9][0-9]*|[0-9]*[A-Za-z-]"

@@ -154,3 +154,24 @@ def test_cgroup_namespaces(runtime, bundle, tmp_path, rootfs_template):
     pid = runtime.state("ct-cgns-join")["pid"]
     d = cgroup_dir(runtime, "ct-cgns-join")
     assert read(d, "cgroup.procs") == str(pid)
+
+
+def test_frozen_cgroup_refused(runtime, bundle):
+    """A cgroup frozen beforehand (cgroup.freeze 1): refused at once, with
+    runc's words, and nothing is left (issue 15)."""
+    top = f"/sys/fs/cgroup/pyrunc-frozen-{os.getpid()}"
+    os.mkdir(top)
+    try:
+        with open(os.path.join(top, "cgroup.freeze"), "w") as f:
+            f.write("1")
+        bundle.config["linux"]["cgroupsPath"] = "/" + os.path.basename(top)
+        bundle.write()
+        p = runtime("run", "-d", "-b", str(bundle), "ct-frozen", timeout=300)
+        assert p.returncode == 1, p.err
+        assert "container's cgroup unexpectedly frozen" in p.err
+        assert not os.path.isdir(runtime.root) or not os.listdir(runtime.root)
+        assert not [e for e in os.scandir(top) if e.is_dir()]
+    finally:
+        with open(os.path.join(top, "cgroup.freeze"), "w") as f:
+            f.write("0")
+        os.rmdir(top)
