@@ -85,9 +85,9 @@ def rt(request, tmp_path):
     afterwards, and a leak check of the host."""
     if request.param == "runc" and not os.access(RUNC, os.X_OK):
         pytest.skip(f"runc is not installed ({RUNC})")
-    from conftest import pyrunc_cmd
+    from .harness import PYRUNC
 
-    cmd = [RUNC] if request.param == "runc" else pyrunc_cmd()
+    cmd = [RUNC] if request.param == "runc" else [PYRUNC]
     before = Snapshot.take()
     hand = HandMade()
     r = Runtime(cmd, str(tmp_path / f"{request.param}-state"))
