@@ -322,6 +322,7 @@ def test_empty_ns_network_as_runc(runtime, bundle, tmp_path):
         want = netns_scenario(runc, bundle, tmp_path, "runc")
     finally:
         runc.cleanup()
+    assert want["dump"][0] == 0 and want["restore"][0] == 0, want  # runc's reference
     got = netns_scenario(runtime, bundle, tmp_path, "py")
     assert got["dump"][0] == 0 and got["restore"][0] == 0, got
     assert got["gone"] and got["in_ns2"] and got["resumed"], got
