@@ -27,4 +27,5 @@ def test_memory_failcnt_counts_limit_hits(runtime, bundle):
     assert int(events["max"]) > 0
     # (read after the stats: the count only grows)
     assert 0 < mem["usage"]["failcnt"] <= int(events["max"])
-    assert mem["event_count"]["oom_kill"] >= 1
+    assert int(events["oom_kill"]) >= 1
+    assert "event_count" not in mem  # (runc's stats have none: the parity tier's finding)
