@@ -246,7 +246,13 @@ def restore(root: str, cid: str, bundle: str, flags: dict) -> int:
     """Restore a container from a checkpoint; in the foreground, wait and
     return its exit status (as `run`)."""
     from .config.load import load_bundle
-    from .create import _make_cgroups, exit_status, wait_forwarding_signals, write_pid_file
+    from .create import (
+        _make_cgroups,
+        exit_status,
+        send_fd,
+        wait_forwarding_signals,
+        write_pid_file,
+    )
     from .linux.namespaces import check as check_namespaces
 
     state.validate_id(cid)
@@ -361,7 +367,9 @@ def restore(root: str, cid: str, bundle: str, flags: dict) -> int:
             if "master" not in restored:
                 raise PyruncError("restore: criu sent no pty master for the terminal")
             if console_socket:
-                _send_master(console_socket, restored.pop("master"))
+                # (runc's recvtty: the pty master, named /dev/ptmx)
+                send_fd(console_socket, restored.pop("master"), b"/dev/ptmx",
+                        f"restore: console socket {console_socket}")
         if flags.get("pid-file"):
             write_pid_file(flags["pid-file"], restored["pid"])
     except BaseException:
@@ -465,20 +473,3 @@ def _mount(source: str, target: str, flags: int) -> None:
 def _umount(target: str) -> None:
     if _libc().umount2(target.encode(), MNT_DETACH) != 0:
         warn(f"restore: unmounting {target} failed")
-
-
-def _send_master(path: str, master: int) -> None:
-    """The restored terminal's pty master to --console-socket (runc's recvtty)."""
-    import array
-    import socket
-
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.connect(path)
-        sock.sendmsg([b"/dev/ptmx"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
-                                       array.array("i", [master]).tobytes())])
-    except OSError as e:
-        raise PyruncError(f"restore: console socket {path}: {e.strerror}") from None
-    finally:
-        sock.close()
-        os.close(master)

@@ -253,20 +253,25 @@ def _in_user_namespace() -> bool:
 def send_pidfd(path: str, pid: int) -> None:
     """--pidfd-socket: a pidfd of the process, sent over the unix socket at
     `path` (one message, one SCM_RIGHTS fd, as runc)."""
+    send_fd(path, os.pidfd_open(pid), b"pidfd", f"--pidfd-socket {path}")
+
+
+def send_fd(path: str, fd: int, name: bytes, what: str) -> None:
+    """Send `fd` (then closed here) with the message `name` over a new
+    connection to the unix socket at `path`; an error names `what`."""
     import _socket
     import array
 
-    pidfd = os.pidfd_open(pid)
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     try:
         sock.connect(path)
-        sock.sendmsg([b"pidfd"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
-                                   array.array("i", [pidfd]).tobytes())])
+        sock.sendmsg([name], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
+                               array.array("i", [fd]).tobytes())])
     except OSError as e:
-        raise PyruncError(f"--pidfd-socket {path}: {e.strerror}") from None
+        raise PyruncError(f"{what}: {e.strerror}") from None
     finally:
         sock.close()
-        os.close(pidfd)
+        os.close(fd)
 
 
 def _listen_for_start(c: Container) -> int:
