@@ -46,8 +46,9 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str | None = None,
         raise PyruncError("cannot allocate a tty without --console-socket when detached "
                           "($.process.terminal is true)")
     linux = config.get("linux", {})
-    is_rootless = rootless != "false" and (rootless == "true" or os.geteuid() != 0 or (
-        rootless == "auto" and _in_user_namespace()))
+    from .rootless import detect
+
+    is_rootless = detect(rootless)
     if is_rootless and os.geteuid() != 0:
         from .rootless import check_namespaces
 
@@ -242,12 +243,6 @@ def _make_cgroups(c: Container, cg: manager.Manager, linux: dict) -> None:
     trace.step("pyrunc: cgroup directories made")
     c.data["resources"] = linux.get("resources") or {}
     c.save()
-
-
-def _in_user_namespace() -> bool:
-    from .rootless import in_user_namespace
-
-    return in_user_namespace()
 
 
 def send_pidfd(path: str, pid: int) -> None:
