@@ -119,7 +119,8 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, cg: man
             "ociVersion": config["ociVersion"], "id": cid, "status": "creating", "pid": 0,
             "bundle": bundle, "rootfs": rootfs, "created": state.now_rfc3339(),
             "annotations": config.get("annotations", {}),
-            "cgroup": cg.paths, "cgroup_made": [],
+            # (the cgroup directories it is about to make: see _make_cgroups)
+            "cgroup": cg.paths, "cgroup_made": [] if cg.needs_process else cg.planned(),
             "hooks": {k: v for k, v in config.get("hooks", {}).items()
                       if k in ("poststart", "poststop")},
             "pidns": "pid" in facts["namespaces"] and "path" not in facts["namespaces"]["pid"],
@@ -236,8 +237,12 @@ def _make_cgroups(c: Container, cg: manager.Manager, linux: dict) -> None:
     """The container's cgroup directories that do not exist yet, with its limits."""
     # recorded before they are made: a create killed or failing from here on
     # leaves a record by which `delete -f` (or the failing create) removes them
-    c.data["cgroup_made"] = cg.planned()
-    c.save()
+    # (create's first state has them, unless they changed since, or a systemd
+    # unit was started first)
+    planned = cg.planned()
+    if planned != c.data.get("cgroup_made"):
+        c.data["cgroup_made"] = planned
+        c.save()
     crash_point("cgroups-recorded")
     c.data["cgroup_made"] = cg.create(linux, after_mkdir=lambda: crash_point("cgroups-mkdir"))
     trace.step("pyrunc: cgroup directories made")
