@@ -15,6 +15,7 @@ import tempfile
 import time
 
 import pytest
+from helpers import reap_children
 
 SUBID_FILES = ("/etc/subuid", "/etc/subgid")
 SUB_COUNT = 65536
@@ -120,7 +121,7 @@ class User:
     def remove(self) -> list[str]:
         """Remove the user and all it had; return what was left behind."""
         left = []
-        _reap()  # (zombies of this session's subreaper)
+        reap_children()  # (zombies of this session's subreaper)
         pids = user_pids(self.uid)
         if pids:
             left.append(f"processes of {self.name}: {[_cmdline(p) for p in pids]}")
@@ -131,7 +132,7 @@ class User:
                 pass
         deadline = time.monotonic() + 5
         while user_pids(self.uid) and time.monotonic() < deadline:
-            _reap()
+            reap_children()
             time.sleep(0.05)
         state = os.path.join(self.xdg, "pyrunc")
         if os.path.isdir(state) and os.listdir(state):
@@ -150,16 +151,6 @@ def _cmdline(pid: int) -> str:
             return f"{pid} " + f.read().replace(b"\0", b" ").decode(errors="replace").strip()
     except OSError:
         return str(pid)
-
-
-def _reap() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
 
 
 def pyrunc() -> str:
