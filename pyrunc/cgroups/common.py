@@ -173,3 +173,18 @@ def blkio_to_io_weight(weight: int) -> int:
     if weight == 0:
         return 0
     return 1 + (weight - 10) * 9999 // 990
+
+
+def wait_for(done, timeout: float) -> bool:
+    """Call `done()` until it is true (True) or `timeout` s have passed
+    (False), sleeping 1 ms, then twice as long each time, up to 0.1 s."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while not done():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+    return True

@@ -3,11 +3,9 @@ co-mounted controllers). Each function takes the directory where
 common.Cgroup found its controller: limits (linux.resources into files),
 device rules and the freezer. The v2 twin is v2.py, with the same names."""
 
-import time
-
 from ..errors import PyruncError
 from ..util import fastos as os
-from .common import THROTTLE, WriteError, devnum, num, read, read_int, warn, write
+from .common import THROTTLE, WriteError, devnum, num, read, read_int, wait_for, warn, write
 from .common import set_limit as _set_limit
 
 
@@ -158,19 +156,16 @@ def is_frozen(d: str) -> bool:
 
 def freeze(d: str, frozen: bool, timeout: float) -> None:
     """Freeze (or thaw) through freezer.state and wait until it is done."""
-    deadline = time.monotonic() + timeout
-    delay = 0.001
     want = "FROZEN" if frozen else "THAWED"
-    while True:
+
+    def done() -> bool:
         # the v1 freezer may stay FREEZING (a task in an uninterruptible
         # sleep); writing FROZEN again retries, as runc does
         write(d, "freezer.state", want, "freezer.state")
-        if read(d, "freezer.state") == want:
-            return
-        if time.monotonic() > deadline:
-            break
-        time.sleep(delay)
-        delay = min(delay * 2, 0.1)
+        return read(d, "freezer.state") == want
+
+    if wait_for(done, timeout):
+        return
     if frozen:
         write(d, "freezer.state", "THAWED", "freezer.state")
     raise PyruncError(f"cannot {'freeze' if frozen else 'thaw'} the container: "

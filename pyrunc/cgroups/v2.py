@@ -5,7 +5,6 @@ conversions), the eBPF device filter (devices_bpf.py) and cgroup.freeze;
 and enabling the controllers down to the container's cgroup. The v1 twin
 is v1.py, with the same names."""
 
-import time
 
 from ..errors import PyruncError
 from ..util import fastos as os
@@ -20,6 +19,7 @@ from .common import (
     read,
     read_int,
     shares_to_weight,
+    wait_for,
     warn,
     write,
 )
@@ -179,18 +179,10 @@ def is_frozen(d: str) -> bool:
 
 def freeze(d: str, frozen: bool, timeout: float) -> None:
     """Freeze (or thaw) through cgroup.freeze and wait for cgroup.events."""
-    deadline = time.monotonic() + timeout
-    delay = 0.001
     write(d, "cgroup.freeze", "1" if frozen else "0", "cgroup.freeze")
     want = f"frozen {1 if frozen else 0}"
-    while True:
-        events = read(d, "cgroup.events") or ""
-        if want in events.splitlines():
-            return
-        if time.monotonic() > deadline:
-            break
-        time.sleep(delay)
-        delay = min(delay * 2, 0.1)
+    if wait_for(lambda: want in (read(d, "cgroup.events") or "").splitlines(), timeout):
+        return
     if frozen:
         write(d, "cgroup.freeze", "0", "cgroup.freeze")
     raise PyruncError(f"cannot {'freeze' if frozen else 'thaw'} the container: "
