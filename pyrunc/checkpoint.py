@@ -249,6 +249,7 @@ def restore(root: str, cid: str, bundle: str, flags: dict) -> int:
     from .create import (
         _make_cgroups,
         exit_status,
+        first_state,
         send_fd,
         wait_forwarding_signals,
         write_pid_file,
@@ -286,17 +287,7 @@ def restore(root: str, cid: str, bundle: str, flags: dict) -> int:
     mounted = False
     restored: dict = {}
     try:
-        c.data = {
-            "ociVersion": config["ociVersion"], "id": cid, "status": "creating", "pid": 0,
-            "bundle": bundle, "rootfs": rootfs, "created": state.now_rfc3339(),
-            "annotations": config.get("annotations", {}), "cgroup": paths, "cgroup_made": [],
-            "hooks": {k: v for k, v in config.get("hooks", {}).items()
-                      if k in ("poststart", "poststop")},
-            "pidns": "pid" in namespaces and "path" not in namespaces["pid"],
-            "namespaces": sorted(namespaces), "process": config["process"],
-        }
-        if "seccomp" in linux:
-            c.data["seccomp"] = linux["seccomp"]
+        c.data = first_state(cid, config, bundle, rootfs, cg, namespaces)
         c.save()
         _make_cgroups(c, cg, linux)  # limits before the processes come back
         cg.apply_pids(linux)

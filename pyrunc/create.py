@@ -115,27 +115,7 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, cg: man
     try:
         cg.check_existing()  # (as runc, once the id is free: warns if not empty, refuses frozen)
         crash_point("claimed")
-        c.data = {
-            "ociVersion": config["ociVersion"], "id": cid, "status": "creating", "pid": 0,
-            "bundle": bundle, "rootfs": rootfs, "created": state.now_rfc3339(),
-            "annotations": config.get("annotations", {}),
-            # (the cgroup directories it is about to make: see _make_cgroups)
-            "cgroup": cg.paths, "cgroup_made": [] if cg.needs_process else cg.planned(),
-            "hooks": {k: v for k, v in config.get("hooks", {}).items()
-                      if k in ("poststart", "poststop")},
-            "pidns": "pid" in facts["namespaces"] and "path" not in facts["namespaces"]["pid"],
-            "namespaces": sorted(facts["namespaces"]),
-            "process": config["process"],
-        }
-        if cg.unit:
-            c.data["systemd_unit"] = cg.unit
-        if rootless:
-            c.data["rootless"] = True
-        if "seccomp" in linux:  # exec'd processes get the same filter (as runc)
-            c.data["seccomp"] = linux["seccomp"]
-        attrs = {k: linux[k] for k in ("personality", "memoryPolicy") if k in linux}
-        if attrs:  # and the same personality and memory policy
-            c.data["linux_attrs"] = attrs
+        c.data = first_state(cid, config, bundle, rootfs, cg, facts["namespaces"], rootless)
         c.save()
         crash_point("state-saved")
         if os.environ.get("NOTIFY_SOCKET"):
@@ -231,6 +211,34 @@ def _create(root: str, cid: str, config: dict, bundle: str, rootfs: str, cg: man
         raise
     c.unlock()
     return c
+
+
+def first_state(cid: str, config: dict, bundle: str, rootfs: str, cg: manager.Manager,
+                namespaces: dict, rootless: bool = False) -> dict:
+    """The state.json of a container being made (by create, or restore)."""
+    linux = config.get("linux", {})
+    data = {
+        "ociVersion": config["ociVersion"], "id": cid, "status": "creating", "pid": 0,
+        "bundle": bundle, "rootfs": rootfs, "created": state.now_rfc3339(),
+        "annotations": config.get("annotations", {}),
+        # (the cgroup directories it is about to make: see _make_cgroups)
+        "cgroup": cg.paths, "cgroup_made": [] if cg.needs_process else cg.planned(),
+        "hooks": {k: v for k, v in config.get("hooks", {}).items()
+                  if k in ("poststart", "poststop")},
+        "pidns": "pid" in namespaces and "path" not in namespaces["pid"],
+        "namespaces": sorted(namespaces),
+        "process": config["process"],
+    }
+    if cg.unit:
+        data["systemd_unit"] = cg.unit
+    if rootless:
+        data["rootless"] = True
+    if "seccomp" in linux:  # exec'd processes get the same filter (as runc)
+        data["seccomp"] = linux["seccomp"]
+    attrs = {k: linux[k] for k in ("personality", "memoryPolicy") if k in linux}
+    if attrs:  # and the same personality and memory policy
+        data["linux_attrs"] = attrs
+    return data
 
 
 def _make_cgroups(c: Container, cg: manager.Manager, linux: dict) -> None:
